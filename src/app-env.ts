@@ -1,0 +1,11 @@
+import type { Actor } from "./auth/actor";
+import type { Config, Env } from "./config";
+
+/** Hono's typing for this app: the Worker bindings plus what middleware puts on the context. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    config: Config;
+    actor: Actor;
+  };
+}

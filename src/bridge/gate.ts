@@ -1,0 +1,44 @@
+/**
+ * Middleware in front of every provider route: configuration, body size cap, and who is calling.
+ * Every refusal is in the provider's own error shape, so SDKs show it like a provider error.
+ */
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { AppEnv } from "../app-env";
+import { type CredentialStyle, resolveActor } from "../auth/actor";
+import { ConfigError, getConfig } from "../config";
+
+export const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+type ErrorResponse = (status: number, message: string, type?: string) => Response;
+
+export function configured(errorResponse: ErrorResponse): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    try {
+      c.set("config", getConfig(c.env));
+    } catch (error) {
+      if (error instanceof ConfigError) return errorResponse(500, error.message);
+      throw error;
+    }
+    await next();
+  };
+}
+
+export function sizeCapped(errorResponse: ErrorResponse): MiddlewareHandler<AppEnv> {
+  return bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => errorResponse(413, `Request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB.`),
+  });
+}
+
+export function authenticated(
+  style: CredentialStyle,
+  errorResponse: ErrorResponse,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const result = await resolveActor(c.req.raw.headers, style, c.env.DB, c.get("config").byok);
+    if (!result.ok) return errorResponse(401, result.message);
+    c.set("actor", result.actor);
+    await next();
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The bridged request path, provider-neutral: parse once, open an interception, forward the
+ * client's bytes, relay the answer (streaming untouched and unbuffered), record from a copy.
+ */
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env";
+import { log } from "../log";
+import { createSseDecoder } from "../sse/decoder";
+import type { ProviderAdapter, StreamRewriter } from "./adapter";
+import { readJsonBody } from "./body";
+import { detectClient } from "./client";
+import {
+  clientResponseHeaders,
+  fetchUpstream,
+  UpstreamUnreachableError,
+  upstreamRequestHeaders,
+} from "./http";
+import { Interception } from "./interception";
+import { type RelayOutcome, relayStream } from "./relay";
+
+export function bridgeHandler(adapter: ProviderAdapter) {
+  return async (c: Context<AppEnv>): Promise<Response> => {
+    const config = c.get("config");
+    const actor = c.get("actor");
+    const request = c.req.raw;
+
+    const parsed = await readJsonBody(request);
+    if (!parsed.ok) return adapter.errorResponse(400, parsed.message);
+    const { json, bytes, model } = parsed.body;
+
+    const credential = adapter.credential(config, actor);
+    const facts = adapter.describeRequest(json, request.headers);
+    const interception = new Interception(
+      { env: c.env, ctx: c.executionCtx },
+      {
+        actor,
+        provider: adapter.provider,
+        providerName: adapter.providerName,
+        model,
+        client: detectClient(request.headers),
+        userAgent: request.headers.get("user-agent"),
+        clientSessionId: facts.clientSessionId,
+        correlatingToolCallId: facts.correlatingToolCallId,
+        streaming: facts.streaming,
+      },
+    );
+    if (facts.prompt) interception.recordPrompt(facts.prompt);
+
+    const prepared = adapter.prepareBody?.(json, bytes) ?? null;
+    const incomingUrl = new URL(request.url);
+    const headers = upstreamRequestHeaders(request.headers, credential);
+    for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {
+      if (!headers.has(name)) headers.set(name, value);
+    }
+
+    let upstream: Response;
+    try {
+      upstream = await fetchUpstream(adapter.upstreamUrl(config, incomingUrl), {
+        method: "POST",
+        headers,
+        body: prepared?.bytes ?? bytes,
+      });
+    } catch (error) {
+      if (!(error instanceof UpstreamUnreachableError)) throw error;
+      interception.end({ status: "failed", errorType: "upstream_unreachable", errorMessage: error.message });
+      return adapter.errorResponse(502, `The gateway could not reach ${adapter.provider}.`);
+    }
+
+    const responseHeaders = clientResponseHeaders(upstream.headers);
+    responseHeaders.set("x-aibridge-interception-id", interception.id);
+
+    if (!upstream.ok) {
+      const text = await upstream.text();
+      const described = adapter.describeError(upstream.status, text);
+      interception.end({ status: "failed", errorType: described.type, errorMessage: described.message });
+      return new Response(text, { status: upstream.status, headers: responseHeaders });
+    }
+
+    const isEventStream = upstream.headers.get("content-type")?.includes("text/event-stream") ?? false;
+    if (isEventStream && upstream.body) {
+      const body = relayUpstreamStream(adapter, interception, upstream.body, c, prepared?.rewriter?.());
+      return new Response(body, { status: upstream.status, headers: responseHeaders });
+    }
+
+    const raw = await upstream.arrayBuffer();
+    try {
+      const outcome = adapter.recordBlocking(JSON.parse(new TextDecoder().decode(raw)), interception);
+      interception.end(
+        outcome.error
+          ? { status: "failed", errorType: outcome.error.type, errorMessage: outcome.error.message }
+          : { status: "completed", stopReason: outcome.stopReason },
+      );
+    } catch (error) {
+      log.warn("unparseable_upstream_body", { interception: interception.id, error: String(error) });
+      interception.end({ status: "failed", errorType: "unparseable_response", errorMessage: String(error) });
+    }
+    return new Response(raw, { status: upstream.status, headers: responseHeaders });
+  };
+}
+
+function relayUpstreamStream(
+  adapter: ProviderAdapter,
+  interception: Interception,
+  body: ReadableStream<Uint8Array>,
+  c: Context<AppEnv>,
+  rewriter: StreamRewriter | undefined,
+): ReadableStream<Uint8Array> {
+  const parser = adapter.streamParser(interception);
+  const decoder = createSseDecoder((event) => parser.onEvent(event));
+  return relayStream(
+    body,
+    c.executionCtx,
+    {
+      onChunk: (chunk) => decoder.push(chunk),
+      clientBytes: rewriter ? (chunk) => rewriter.clientBytes(chunk) : undefined,
+      clientTail: rewriter ? () => rewriter.clientTail() : undefined,
+      errorEvent: (message) => adapter.streamErrorEvent(message),
+      onEnd: (relay: RelayOutcome) => {
+        decoder.end();
+        const outcome = parser.finish();
+        if (relay.kind === "upstream_error" || relay.kind === "upstream_stalled") {
+          interception.end({ status: "failed", errorType: relay.kind, errorMessage: relay.message });
+        } else if (outcome.error) {
+          interception.end({
+            status: "failed",
+            errorType: outcome.error.type,
+            errorMessage: outcome.error.message,
+          });
+        } else if (relay.kind === "client_disconnected") {
+          interception.end({ status: "client_disconnected", stopReason: outcome.stopReason });
+        } else {
+          interception.end({ status: "completed", stopReason: outcome.stopReason });
+        }
+      },
+    },
+    { signal: c.req.raw.signal },
+  );
+}

@@ -1,0 +1,211 @@
+/**
+ * One bridged request from start to end, provider-neutral. The start record is sent to the queue
+ * at once (so a crash mid-request still leaves a trace); everything else is buffered and sent with
+ * the end record in one batch. All sending happens in ctx.waitUntil: the response never waits.
+ */
+import { uuidv7 } from "uuidv7";
+import type { Actor } from "../auth/actor";
+import { log } from "../log";
+import { sendRecords } from "../recorder/producer";
+import type {
+  InterceptionEnded,
+  InterceptionInfo,
+  InterceptionStatus,
+  RecordMessage,
+  TokenUsage,
+  ToolUsage,
+} from "../recorder/records";
+
+export interface InterceptionContext {
+  env: { RECORDS: Queue<unknown>; DB: D1Database };
+  ctx: WaitUntil;
+}
+
+/** The one part of ExecutionContext the bridge uses (Hono and workers-types disagree on the rest). */
+export interface WaitUntil {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface OpenInterception {
+  actor: Actor;
+  provider: string;
+  providerName: string;
+  model: string;
+  client: string;
+  userAgent: string | null;
+  clientSessionId: string | null;
+  correlatingToolCallId: string | null;
+  streaming: boolean;
+  metadata?: Record<string, unknown>;
+}
+
+export type TokenUsageInput = Omit<TokenUsage, "kind" | "id" | "interceptionId" | "createdAt" | "costMicros">;
+export type ToolUsageInput = Omit<ToolUsage, "kind" | "id" | "interceptionId" | "createdAt">;
+
+export interface EndInterception {
+  status: Exclude<InterceptionStatus, "started">;
+  stopReason?: string | null;
+  errorType?: string | null;
+  errorMessage?: string | null;
+}
+
+/** Sums of everything recorded, for logs and metrics at the end. */
+export interface InterceptionTotals {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadInputTokens: number;
+  cacheWriteInputTokens: number;
+  extra: Record<string, number>;
+  toolCalls: number;
+  injectedToolCalls: number;
+}
+
+export class Interception {
+  readonly info: InterceptionInfo;
+  readonly totals: InterceptionTotals = {
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+    extra: {},
+    toolCalls: 0,
+    injectedToolCalls: 0,
+  };
+  private readonly buffer: RecordMessage[] = [];
+  private ended: InterceptionEnded | null = null;
+
+  constructor(
+    private readonly context: InterceptionContext,
+    open: OpenInterception,
+  ) {
+    this.info = {
+      id: uuidv7(),
+      initiatorId: open.actor.userId,
+      apiKeyId: open.actor.keyId,
+      provider: open.provider,
+      providerName: open.providerName,
+      model: open.model,
+      client: open.client,
+      userAgent: open.userAgent,
+      clientSessionId: open.clientSessionId,
+      correlatingToolCallId: open.correlatingToolCallId,
+      credentialKind: open.actor.credentialKind,
+      credentialHint: open.actor.credentialHint,
+      streaming: open.streaming,
+      startedAt: Date.now(),
+      metadata: open.metadata ?? null,
+    };
+    this.send([
+      { kind: "interception_started", ...this.info },
+      { kind: "key_used", id: open.actor.keyId, usedAt: this.info.startedAt },
+    ]);
+  }
+
+  get id(): string {
+    return this.info.id;
+  }
+
+  get isEnded(): boolean {
+    return this.ended !== null;
+  }
+
+  recordTokenUsage(usage: TokenUsageInput): void {
+    const t = this.totals;
+    t.inputTokens += usage.inputTokens;
+    t.outputTokens += usage.outputTokens;
+    t.cacheReadInputTokens += usage.cacheReadInputTokens;
+    t.cacheWriteInputTokens += usage.cacheWriteInputTokens;
+    for (const [type, count] of Object.entries(usage.extraTokenTypes ?? {})) {
+      t.extra[type] = (t.extra[type] ?? 0) + count;
+    }
+    this.buffer.push({
+      kind: "token_usage",
+      id: uuidv7(),
+      interceptionId: this.id,
+      createdAt: Date.now(),
+      costMicros: null,
+      ...usage,
+    });
+  }
+
+  recordPrompt(prompt: string, providerResponseId: string | null = null): void {
+    this.buffer.push({
+      kind: "prompt",
+      id: uuidv7(),
+      interceptionId: this.id,
+      providerResponseId,
+      prompt,
+      createdAt: Date.now(),
+    });
+  }
+
+  recordToolUsage(tool: ToolUsageInput): void {
+    this.totals.toolCalls += 1;
+    if (tool.injected) this.totals.injectedToolCalls += 1;
+    this.buffer.push({
+      kind: "tool_usage",
+      id: uuidv7(),
+      interceptionId: this.id,
+      createdAt: Date.now(),
+      ...tool,
+    });
+  }
+
+  recordThought(content: string, source: string): void {
+    if (!content) return;
+    this.buffer.push({
+      kind: "model_thought",
+      id: uuidv7(),
+      interceptionId: this.id,
+      content,
+      source,
+      createdAt: Date.now(),
+    });
+  }
+
+  /** Ends the interception once; later calls are ignored (the first outcome wins). */
+  end(outcome: EndInterception): void {
+    if (this.ended) return;
+    this.ended = {
+      kind: "interception_ended",
+      ...this.info,
+      endedAt: Date.now(),
+      status: outcome.status,
+      stopReason: outcome.stopReason ?? null,
+      errorType: outcome.errorType ?? null,
+      errorMessage: outcome.errorMessage ? outcome.errorMessage.slice(0, 2000) : null,
+    };
+    this.send([...this.buffer.splice(0), this.ended]);
+    log.info("interception", {
+      id: this.id,
+      user: this.info.initiatorId,
+      provider: this.info.provider,
+      api: this.info.providerName,
+      model: this.info.model,
+      client: this.info.client,
+      streaming: this.info.streaming,
+      status: outcome.status,
+      stopReason: outcome.stopReason ?? null,
+      errorType: outcome.errorType ?? null,
+      durationMs: this.ended.endedAt - this.info.startedAt,
+      tokens: {
+        input: this.totals.inputTokens,
+        output: this.totals.outputTokens,
+        cacheRead: this.totals.cacheReadInputTokens,
+        cacheWrite: this.totals.cacheWriteInputTokens,
+      },
+    });
+  }
+
+  private send(records: RecordMessage[]): void {
+    this.context.ctx.waitUntil(
+      sendRecords(this.context.env, records).catch((error) => {
+        log.error("records_lost", {
+          interception: this.id,
+          records: records.length,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }),
+    );
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The streaming relay: upstream bytes go to the client as they arrive, and a copy of each chunk goes
+ * to the provider's parser. It is a pull-based ReadableStream rather than a TransformStream: a
+ * TransformStream's flush never runs when a real client disconnects (the Worker hangs), while here
+ * a disconnect (stream cancel, or request.signal aborting) switches to draining the upstream to its
+ * end, bounded in time and bytes, so the usage the provider bills is still recorded.
+ *
+ * Pulling only when the client asks for more gives backpressure for free: a slow client slows the
+ * upstream read instead of growing a buffer, so memory stays flat on a 100 MB stream.
+ */
+import type { WaitUntil } from "./interception";
+
+export type RelayOutcome =
+  | { kind: "completed" }
+  | { kind: "client_disconnected" }
+  | { kind: "upstream_error"; message: string }
+  | { kind: "upstream_stalled"; message: string };
+
+export interface RelayHooks {
+  /** Every upstream chunk, in order, after it was handed to the client (or while draining). */
+  onChunk(chunk: Uint8Array): void;
+  /**
+   * What the client sees for a chunk. Absent = the chunk itself, byte for byte. May return an empty
+   * result (nothing to send yet) or more/other bytes (an API that needs the stream rewritten).
+   */
+  clientBytes?(chunk: Uint8Array): Uint8Array | string | null;
+  /** Bytes to send once the upstream ended normally (only where clientBytes held some back). */
+  clientTail?(): string | null;
+  /** The provider's mid-stream error event, sent when the upstream fails or stalls. */
+  errorEvent(message: string): string;
+  /** Called exactly once, when the upstream has been read to its end or given up on. */
+  onEnd(outcome: RelayOutcome): void;
+}
+
+export interface RelayLimits {
+  /** Longest silence from the upstream before the stream is treated as stalled. */
+  idleTimeoutMs: number;
+  /** After a client disconnect, how long to keep reading for usage (waitUntil allows ~30 s). */
+  drainTimeoutMs: number;
+  /** After a client disconnect, how many more bytes to read at most. */
+  drainMaxBytes: number;
+}
+
+export const DEFAULT_RELAY_LIMITS: RelayLimits = {
+  idleTimeoutMs: 300_000,
+  drainTimeoutMs: 25_000,
+  drainMaxBytes: 64 * 1024 * 1024,
+};
+
+class StallError extends Error {}
+
+const encoder = new TextEncoder();
+
+export function relayStream(
+  upstream: ReadableStream<Uint8Array>,
+  ctx: WaitUntil,
+  hooks: RelayHooks,
+  options: { signal?: AbortSignal; limits?: Partial<RelayLimits> } = {},
+): ReadableStream<Uint8Array> {
+  const limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits };
+  const reader = upstream.getReader();
+  let settle!: () => void;
+  ctx.waitUntil(
+    new Promise<void>((resolve) => {
+      settle = resolve;
+    }),
+  );
+
+  let finished = false;
+  const finish = (outcome: RelayOutcome) => {
+    if (finished) return;
+    finished = true;
+    try {
+      hooks.onEnd(outcome);
+    } finally {
+      settle();
+    }
+  };
+
+  let clientGone = false;
+  const onClientGone = () => {
+    if (clientGone || finished) return;
+    clientGone = true;
+    drain(reader, hooks, limits).then(
+      () => finish({ kind: "client_disconnected" }),
+      () => finish({ kind: "client_disconnected" }),
+    );
+  };
+  options.signal?.addEventListener("abort", onClientGone);
+
+  const read = () => readWithTimeout(reader, limits.idleTimeoutMs);
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (clientGone) return;
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await read();
+        } catch (error) {
+          if (clientGone) return;
+          const message = error instanceof Error ? error.message : String(error);
+          safely(() => controller.enqueue(encoder.encode(hooks.errorEvent(message))));
+          safely(() => controller.close());
+          reader.cancel().catch(() => {});
+          finish(
+            error instanceof StallError
+              ? { kind: "upstream_stalled", message }
+              : { kind: "upstream_error", message: `Upstream stream failed: ${message}` },
+          );
+          return;
+        }
+        if (result.done) {
+          if (!clientGone) {
+            const tail = hooks.clientTail?.();
+            if (tail) safely(() => controller.enqueue(encoder.encode(tail)));
+            safely(() => controller.close());
+            finish({ kind: "completed" });
+          }
+          return;
+        }
+        const chunk = result.value;
+        if (!clientGone) {
+          const out = hooks.clientBytes ? hooks.clientBytes(chunk) : chunk;
+          const bytes = typeof out === "string" ? encoder.encode(out) : out;
+          if (bytes && bytes.byteLength > 0) safely(() => controller.enqueue(bytes));
+        }
+        hooks.onChunk(chunk);
+      },
+      cancel() {
+        onClientGone();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+async function drain(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  hooks: RelayHooks,
+  limits: RelayLimits,
+): Promise<void> {
+  const deadline = Date.now() + limits.drainTimeoutMs;
+  let bytes = 0;
+  try {
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || bytes > limits.drainMaxBytes) break;
+      const result = await readWithTimeout(reader, remaining);
+      if (result.done) return;
+      bytes += result.value.byteLength;
+      hooks.onChunk(result.value);
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+function readWithTimeout(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  timeoutMs: number,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new StallError(`Upstream sent nothing for ${Math.round(timeoutMs / 1000)} s`)),
+      timeoutMs,
+    );
+  });
+  return Promise.race([reader.read(), timeout]).finally(() => {
+    if (timer !== null) clearTimeout(timer);
+  });
+}
+
+function safely(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // The client side is already closed or cancelled; the upstream side carries on.
+  }
+}

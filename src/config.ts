@@ -1,0 +1,120 @@
+/**
+ * Bindings and configuration. Vars and secrets are parsed and validated once per isolate (per env
+ * object); a bad value becomes a ConfigError that names the variable, never its value.
+ */
+
+export interface Env {
+  DB: D1Database;
+  KV: KVNamespace;
+  RECORDS: Queue<unknown>;
+  METRICS?: AnalyticsEngineDataset;
+  ANTHROPIC_BASE_URL?: string;
+  OPENAI_BASE_URL?: string;
+  ANTHROPIC_API_KEY?: string;
+  OPENAI_API_KEY?: string;
+  ADMIN_TOKEN?: string;
+  BYOK?: string;
+  MCP_SERVERS?: string;
+  RETENTION_DAYS?: string;
+  [secret: string]: unknown;
+}
+
+export interface Config {
+  anthropicBaseUrl: string;
+  openaiBaseUrl: string;
+  anthropicApiKey: string | undefined;
+  openaiApiKey: string | undefined;
+  adminToken: string | undefined;
+  byok: boolean;
+  retentionDays: number;
+  /** Raw MCP_SERVERS JSON; parsed and validated by src/mcp/config.ts. */
+  mcpServersJson: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+const cache = new WeakMap<object, Config>();
+
+export function getConfig(env: Env): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    cache.set(env, config);
+  }
+  return config;
+}
+
+export function parseConfig(env: Env): Config {
+  return {
+    anthropicBaseUrl: parseBaseUrl(env, "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+    openaiBaseUrl: parseBaseUrl(env, "OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    anthropicApiKey: optionalSecret(env, "ANTHROPIC_API_KEY"),
+    openaiApiKey: optionalSecret(env, "OPENAI_API_KEY"),
+    adminToken: parseAdminToken(env),
+    byok: parseBoolean(env, "BYOK", true),
+    retentionDays: parsePositiveInt(env, "RETENTION_DAYS", 60),
+    mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",
+  };
+}
+
+function stringVar(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") throw new ConfigError(name, "must be a string");
+  return value;
+}
+
+function parseBaseUrl(env: Env, name: string, fallback: string): string {
+  const raw = stringVar(env, name) ?? fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, "is not a valid URL");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConfigError(name, "must be an http(s) URL");
+  }
+  if (url.search || url.hash) throw new ConfigError(name, "must not have a query string or fragment");
+  return raw.replace(/\/+$/, "");
+}
+
+function optionalSecret(env: Env, name: string): string | undefined {
+  const value = stringVar(env, name);
+  if (value !== undefined && /\s/.test(value)) throw new ConfigError(name, "contains whitespace");
+  return value;
+}
+
+function parseAdminToken(env: Env): string | undefined {
+  const token = optionalSecret(env, "ADMIN_TOKEN");
+  // A short admin token is guessable; refuse it rather than protect the admin API with it.
+  if (token !== undefined && token.length < 16) {
+    throw new ConfigError("ADMIN_TOKEN", "must be at least 16 characters");
+  }
+  return token;
+}
+
+function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = stringVar(env, name);
+  if (raw === undefined) return fallback;
+  const lowered = raw.trim().toLowerCase();
+  if (["true", "1", "yes", "on"].includes(lowered)) return true;
+  if (["false", "0", "no", "off"].includes(lowered)) return false;
+  throw new ConfigError(name, "must be true or false");
+}
+
+function parsePositiveInt(env: Env, name: string, fallback: number): number {
+  const raw = stringVar(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(name, "must be a positive integer");
+  return value;
+}

@@ -1,0 +1,141 @@
+/**
+ * D1 schema. Table names follow coder/aibridge so its users feel at home. Times are unix epoch
+ * milliseconds (integers: compact, index-friendly, `date(x / 1000, 'unixepoch')` for days).
+ * migrations/ is generated from this file by `npm run db:generate` (drizzle-kit); never hand-edit it.
+ */
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export const users = sqliteTable("aibridge_users", {
+  /** The initiator id: an email or any stable user id chosen by the admin. */
+  id: text("id").primaryKey(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const apiKeys = sqliteTable(
+  "aibridge_api_keys",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    name: text("name"),
+    /** The key's public prefix (`aib_` + first characters): lets people recognise a key in lists. */
+    keyPrefix: text("key_prefix").notNull(),
+    /** SHA-256 of the whole key, hex. The key itself is never stored. */
+    keyHash: text("key_hash").notNull().unique(),
+    createdAt: integer("created_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("api_keys_user_idx").on(t.userId)],
+);
+
+export const interceptions = sqliteTable(
+  "aibridge_interceptions",
+  {
+    id: text("id").primaryKey(),
+    initiatorId: text("initiator_id").notNull(),
+    apiKeyId: text("api_key_id"),
+    /** API family: anthropic | openai. */
+    provider: text("provider").notNull(),
+    /** Which API of the provider: messages | chat_completions | responses. */
+    providerName: text("provider_name").notNull(),
+    model: text("model").notNull(),
+    client: text("client").notNull(),
+    userAgent: text("user_agent"),
+    clientSessionId: text("client_session_id"),
+    correlatingToolCallId: text("correlating_tool_call_id"),
+    credentialKind: text("credential_kind").notNull(),
+    credentialHint: text("credential_hint"),
+    streaming: integer("streaming", { mode: "boolean" }).notNull(),
+    startedAt: integer("started_at").notNull(),
+    endedAt: integer("ended_at"),
+    /** started | completed | failed | client_disconnected */
+    status: text("status").notNull(),
+    stopReason: text("stop_reason"),
+    errorType: text("error_type"),
+    errorMessage: text("error_message"),
+    metadata: text("metadata", { mode: "json" }),
+  },
+  (t) => [
+    index("interceptions_initiator_started_idx").on(t.initiatorId, t.startedAt),
+    index("interceptions_started_idx").on(t.startedAt),
+    index("interceptions_session_idx").on(t.clientSessionId, t.startedAt),
+  ],
+);
+
+export const tokenUsages = sqliteTable(
+  "aibridge_token_usages",
+  {
+    id: text("id").primaryKey(),
+    interceptionId: text("interception_id").notNull(),
+    providerResponseId: text("provider_response_id"),
+    /** Normalized: input tokens excluding cache reads and writes. */
+    inputTokens: integer("input_tokens").notNull(),
+    outputTokens: integer("output_tokens").notNull(),
+    cacheReadInputTokens: integer("cache_read_input_tokens").notNull(),
+    cacheWriteInputTokens: integer("cache_write_input_tokens").notNull(),
+    /** Other counts by type: cache_write_5m, cache_write_1h, reasoning, web_search_requests, … */
+    extraTokenTypes: text("extra_token_types", { mode: "json" }).$type<Record<string, number>>(),
+    /** The usage object exactly as the provider sent it, so cost can always be recomputed. */
+    rawUsage: text("raw_usage", { mode: "json" }),
+    /** Cost in micro-dollars; null when the model has no known price. */
+    costMicros: integer("cost_micros"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("token_usages_interception_idx").on(t.interceptionId),
+    index("token_usages_created_idx").on(t.createdAt),
+  ],
+);
+
+export const userPrompts = sqliteTable(
+  "aibridge_user_prompts",
+  {
+    id: text("id").primaryKey(),
+    interceptionId: text("interception_id").notNull(),
+    providerResponseId: text("provider_response_id"),
+    prompt: text("prompt").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("user_prompts_interception_idx").on(t.interceptionId),
+    index("user_prompts_created_idx").on(t.createdAt),
+  ],
+);
+
+export const toolUsages = sqliteTable(
+  "aibridge_tool_usages",
+  {
+    id: text("id").primaryKey(),
+    interceptionId: text("interception_id").notNull(),
+    providerResponseId: text("provider_response_id"),
+    providerToolCallId: text("provider_tool_call_id"),
+    tool: text("tool").notNull(),
+    /** Set for injected MCP tools: the server the gateway called. */
+    serverUrl: text("server_url"),
+    /** Tool arguments as the model produced them (JSON text, kept verbatim). */
+    input: text("input").notNull(),
+    injected: integer("injected", { mode: "boolean" }).notNull(),
+    invocationError: text("invocation_error"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("tool_usages_interception_idx").on(t.interceptionId),
+    index("tool_usages_created_idx").on(t.createdAt),
+  ],
+);
+
+export const modelThoughts = sqliteTable(
+  "aibridge_model_thoughts",
+  {
+    id: text("id").primaryKey(),
+    interceptionId: text("interception_id").notNull(),
+    content: text("content").notNull(),
+    /** thinking (Anthropic) | reasoning_summary (OpenAI Responses) | … */
+    source: text("source").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("model_thoughts_interception_idx").on(t.interceptionId),
+    index("model_thoughts_created_idx").on(t.createdAt),
+  ],
+);

@@ -1,0 +1,55 @@
+/**
+ * Routes under /anthropic. The bridged route records interceptions; the passthrough routes are an
+ * allowlist (everything else is 404) so the gateway's key cannot reach other provider APIs.
+ */
+import { type Context, Hono } from "hono";
+import type { AppEnv } from "../../app-env";
+import { authenticated, configured, sizeCapped } from "../../bridge/gate";
+import { bridgeHandler } from "../../bridge/handler";
+import { passthroughHandler, safeSegment } from "../../bridge/passthrough";
+import { anthropicCredential, anthropicMessages, DEFAULT_ANTHROPIC_VERSION } from "./adapter";
+import { anthropicError } from "./errors";
+
+export const anthropicRoutes = new Hono<AppEnv>();
+
+// Claude Code pre-connects with HEAD {base}; answer locally, no auth, no upstream.
+anthropicRoutes.on("HEAD", ["/", ""], (c) => c.body(null, 200));
+
+anthropicRoutes.use(
+  "*",
+  configured(anthropicError),
+  sizeCapped(anthropicError),
+  authenticated("anthropic", anthropicError),
+);
+
+anthropicRoutes.post("/v1/messages", bridgeHandler(anthropicMessages));
+anthropicRoutes.all("/v1/messages", (c) =>
+  anthropicError(405, `${c.req.method} is not allowed on /v1/messages.`),
+);
+
+const passthrough = (path: (c: Context<AppEnv>) => string) =>
+  passthroughHandler({
+    target: (c) => `${c.get("config").anthropicBaseUrl}${path(c)}${new URL(c.req.url).search}`,
+    credential: (c) => anthropicCredential(c.get("config"), c.get("actor")),
+    defaultHeaders: { "anthropic-version": DEFAULT_ANTHROPIC_VERSION },
+    errorResponse: anthropicError,
+  });
+
+anthropicRoutes.get(
+  "/v1/models",
+  passthrough(() => "/v1/models"),
+);
+anthropicRoutes.get("/v1/models/:id", (c) => {
+  const id = safeSegment(c.req.param("id"));
+  if (!id) return anthropicError(404, "Not found.");
+  return passthrough(() => `/v1/models/${id}`)(c);
+});
+anthropicRoutes.post(
+  "/v1/messages/count_tokens",
+  passthrough(() => "/v1/messages/count_tokens"),
+);
+anthropicRoutes.post("/api/event_logging/:rest{.+}", (c) => {
+  const rest = c.req.param("rest");
+  if (!rest.split("/").every((segment) => safeSegment(segment))) return anthropicError(404, "Not found.");
+  return passthrough(() => `/api/event_logging/${rest}`)(c);
+});

@@ -1,0 +1,45 @@
+/**
+ * The queue consumer: writes a batch of records to D1 in one round trip. If the batch write fails
+ * (a poisoned record, D1 briefly down), each message is tried alone so one bad record cannot hold
+ * the others back; failures are retried with exponential backoff and, after the queue's
+ * max_retries, land in the dead-letter queue. Inserts are idempotent, so redelivery never
+ * double-counts.
+ */
+import { log } from "../log";
+import type { RecordMessage } from "./records";
+import { writeRecords } from "./store";
+
+export async function consumeRecords(batch: MessageBatch<unknown>, db: D1Database): Promise<void> {
+  const messages = batch.messages as readonly Message<RecordMessage>[];
+  try {
+    await writeRecords(
+      db,
+      messages.map((m) => m.body),
+    );
+    batch.ackAll();
+    return;
+  } catch (error) {
+    log.warn("records_batch_write_failed", { messages: messages.length, error: describe(error) });
+  }
+  await Promise.all(
+    messages.map(async (message) => {
+      try {
+        await writeRecords(db, [message.body]);
+        message.ack();
+      } catch (error) {
+        const delaySeconds = Math.min(300, 2 ** message.attempts);
+        log.error("record_write_failed", {
+          kind: message.body?.kind,
+          attempts: message.attempts,
+          retryInSeconds: delaySeconds,
+          error: describe(error),
+        });
+        message.retry({ delaySeconds });
+      }
+    }),
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

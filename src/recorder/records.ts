@@ -1,0 +1,108 @@
+/**
+ * The records the gateway keeps, as they travel on the RECORDS queue. Every record carries a stable
+ * id (UUIDv7, time-ordered), so the consumer's inserts are idempotent under at-least-once delivery.
+ * The six kinds mirror coder/aibridge's Recorder; `key_used` moves API-key last-used stamps off the
+ * request path too.
+ */
+
+export type InterceptionStatus = "started" | "completed" | "failed" | "client_disconnected";
+export type CredentialKind = "centralized" | "byok";
+
+/** Everything known when an interception opens. Repeated on the end record (see below). */
+export interface InterceptionInfo {
+  id: string;
+  initiatorId: string;
+  apiKeyId: string | null;
+  provider: string;
+  providerName: string;
+  model: string;
+  client: string;
+  userAgent: string | null;
+  clientSessionId: string | null;
+  correlatingToolCallId: string | null;
+  credentialKind: CredentialKind;
+  credentialHint: string | null;
+  streaming: boolean;
+  startedAt: number;
+  metadata: Record<string, unknown> | null;
+}
+
+export interface InterceptionStarted extends InterceptionInfo {
+  kind: "interception_started";
+}
+
+/**
+ * The end record repeats the start fields: queues do not keep order, and an end that arrives first
+ * must still be able to create a complete row.
+ */
+export interface InterceptionEnded extends InterceptionInfo {
+  kind: "interception_ended";
+  endedAt: number;
+  status: Exclude<InterceptionStatus, "started">;
+  stopReason: string | null;
+  errorType: string | null;
+  errorMessage: string | null;
+}
+
+export interface TokenUsage {
+  kind: "token_usage";
+  id: string;
+  interceptionId: string;
+  providerResponseId: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadInputTokens: number;
+  cacheWriteInputTokens: number;
+  extraTokenTypes: Record<string, number> | null;
+  rawUsage: unknown;
+  costMicros: number | null;
+  createdAt: number;
+}
+
+export interface UserPrompt {
+  kind: "prompt";
+  id: string;
+  interceptionId: string;
+  providerResponseId: string | null;
+  prompt: string;
+  createdAt: number;
+}
+
+export interface ToolUsage {
+  kind: "tool_usage";
+  id: string;
+  interceptionId: string;
+  providerResponseId: string | null;
+  providerToolCallId: string | null;
+  tool: string;
+  serverUrl: string | null;
+  input: string;
+  injected: boolean;
+  invocationError: string | null;
+  createdAt: number;
+}
+
+export interface ModelThought {
+  kind: "model_thought";
+  id: string;
+  interceptionId: string;
+  content: string;
+  source: string;
+  createdAt: number;
+}
+
+export interface KeyUsed {
+  kind: "key_used";
+  /** The api key id; last_used_at only ever moves forward, so replays are harmless. */
+  id: string;
+  usedAt: number;
+}
+
+export type RecordMessage =
+  | InterceptionStarted
+  | InterceptionEnded
+  | TokenUsage
+  | UserPrompt
+  | ToolUsage
+  | ModelThought
+  | KeyUsed;

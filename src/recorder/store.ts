@@ -1,0 +1,165 @@
+/**
+ * Writes records to D1 with drizzle. Used by the queue consumer and by the producer's fallbacks
+ * (queue refused a batch, a record too big for a queue message). Every insert is idempotent:
+ * replaying the same records leaves the same rows.
+ */
+import { sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { drizzle } from "drizzle-orm/d1";
+import * as schema from "../db/schema";
+import type { InterceptionEnded, InterceptionInfo, InterceptionStarted, RecordMessage } from "./records";
+
+/** D1 binds at most 100 parameters per statement; multi-row inserts are cut to fit. */
+const MAX_PARAMS = 100;
+
+export async function writeRecords(d1: D1Database, records: readonly RecordMessage[]): Promise<void> {
+  const statements = buildStatements(d1, records);
+  if (statements.length === 0) return;
+  const db = drizzle(d1, { schema });
+  const [first, ...rest] = statements;
+  // One round trip for the whole batch; D1 runs a batch as one transaction.
+  await db.batch([first!, ...rest]);
+}
+
+function buildStatements(d1: D1Database, records: readonly RecordMessage[]): BatchItem<"sqlite">[] {
+  const db = drizzle(d1, { schema });
+  const statements: BatchItem<"sqlite">[] = [];
+  const byKind = groupByKind(records);
+
+  for (const rows of chunk(byKind.interception_started.map(interceptionRow), 19)) {
+    statements.push(
+      db
+        .insert(schema.interceptions)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: schema.interceptions.id,
+          // An end record got here first: keep its end fields, fill in what the start knows.
+          set: {
+            initiatorId: sql`excluded.initiator_id`,
+            apiKeyId: sql`excluded.api_key_id`,
+            model: sql`excluded.model`,
+            client: sql`excluded.client`,
+            startedAt: sql`excluded.started_at`,
+          },
+        }),
+    );
+  }
+  for (const rows of chunk(byKind.interception_ended.map(endedRow), 19)) {
+    statements.push(
+      db
+        .insert(schema.interceptions)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: schema.interceptions.id,
+          set: {
+            endedAt: sql`excluded.ended_at`,
+            status: sql`excluded.status`,
+            stopReason: sql`excluded.stop_reason`,
+            errorType: sql`excluded.error_type`,
+            errorMessage: sql`excluded.error_message`,
+            metadata: sql`excluded.metadata`,
+          },
+        }),
+    );
+  }
+  for (const rows of chunk(
+    byKind.token_usage.map(({ kind: _, ...row }) => row),
+    12,
+  )) {
+    statements.push(db.insert(schema.tokenUsages).values(rows).onConflictDoNothing());
+  }
+  for (const rows of chunk(
+    byKind.prompt.map(({ kind: _, ...row }) => row),
+    6,
+  )) {
+    statements.push(db.insert(schema.userPrompts).values(rows).onConflictDoNothing());
+  }
+  for (const rows of chunk(
+    byKind.tool_usage.map(({ kind: _, ...row }) => row),
+    11,
+  )) {
+    statements.push(db.insert(schema.toolUsages).values(rows).onConflictDoNothing());
+  }
+  for (const rows of chunk(
+    byKind.model_thought.map(({ kind: _, ...row }) => row),
+    6,
+  )) {
+    statements.push(db.insert(schema.modelThoughts).values(rows).onConflictDoNothing());
+  }
+  for (const used of latestKeyUses(byKind.key_used)) {
+    statements.push(
+      db
+        .update(schema.apiKeys)
+        .set({ lastUsedAt: used.usedAt })
+        .where(
+          sql`${schema.apiKeys.id} = ${used.id} and coalesce(${schema.apiKeys.lastUsedAt}, 0) < ${used.usedAt}`,
+        ),
+    );
+  }
+  return statements;
+}
+
+type ByKind = { [K in RecordMessage["kind"]]: Extract<RecordMessage, { kind: K }>[] };
+
+function groupByKind(records: readonly RecordMessage[]): ByKind {
+  const groups: ByKind = {
+    interception_started: [],
+    interception_ended: [],
+    token_usage: [],
+    prompt: [],
+    tool_usage: [],
+    model_thought: [],
+    key_used: [],
+  };
+  for (const record of records) (groups[record.kind] as RecordMessage[]).push(record);
+  return groups;
+}
+
+function interceptionRow(
+  record: InterceptionStarted | InterceptionEnded,
+): typeof schema.interceptions.$inferInsert {
+  const info: InterceptionInfo = record;
+  return {
+    id: info.id,
+    initiatorId: info.initiatorId,
+    apiKeyId: info.apiKeyId,
+    provider: info.provider,
+    providerName: info.providerName,
+    model: info.model,
+    client: info.client,
+    userAgent: info.userAgent,
+    clientSessionId: info.clientSessionId,
+    correlatingToolCallId: info.correlatingToolCallId,
+    credentialKind: info.credentialKind,
+    credentialHint: info.credentialHint,
+    streaming: info.streaming,
+    startedAt: info.startedAt,
+    status: "started",
+    metadata: info.metadata,
+  };
+}
+
+function endedRow(record: InterceptionEnded): typeof schema.interceptions.$inferInsert {
+  return {
+    ...interceptionRow(record),
+    endedAt: record.endedAt,
+    status: record.status,
+    stopReason: record.stopReason,
+    errorType: record.errorType,
+    errorMessage: record.errorMessage,
+  };
+}
+
+function latestKeyUses(uses: { id: string; usedAt: number }[]): { id: string; usedAt: number }[] {
+  const latest = new Map<string, number>();
+  for (const use of uses) latest.set(use.id, Math.max(latest.get(use.id) ?? 0, use.usedAt));
+  return [...latest].map(([id, usedAt]) => ({ id, usedAt }));
+}
+
+/** Splits rows so that rows × columns stays within D1's parameter limit. */
+function chunk<T>(rows: T[], columns: number): T[][] {
+  const size = Math.max(1, Math.floor(MAX_PARAMS / columns));
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,49 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+/** Test-only secrets. They are fake, and tests grep outputs for them to prove they never leak. */
+export const TEST_SECRETS = {
+  ANTHROPIC_API_KEY: "sk-ant-test-CENTRAL-SECRET-0000000000",
+  OPENAI_API_KEY: "sk-openai-test-CENTRAL-SECRET-000000",
+  ADMIN_TOKEN: "admin-test-token-0123456789abcdef",
+};
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest(({ inject }) => ({
+              main: "./src/index.ts",
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  ...TEST_SECRETS,
+                  ANTHROPIC_BASE_URL: inject("anthropicUrl"),
+                  TEST_MIGRATIONS: migrations,
+                },
+              },
+            })),
+          ],
+          test: {
+            name: "worker",
+            include: ["test/worker/**/*.test.ts"],
+            setupFiles: ["./test/worker/setup.ts"],
+            globalSetup: ["./test/global-setup.ts"],
+          },
+        },
+        {
+          test: {
+            name: "node",
+            include: ["test/node/**/*.test.ts"],
+            environment: "node",
+            testTimeout: 120_000,
+            hookTimeout: 120_000,
+          },
+        },
+      ],
+    },
+  };
+});
