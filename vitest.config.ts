@@ -22,6 +22,7 @@ export default defineConfig(async () => {
                 bindings: {
                   ...TEST_SECRETS,
                   ANTHROPIC_BASE_URL: inject("anthropicUrl"),
+                  OPENAI_BASE_URL: `${inject("openaiUrl")}/v1`,
                   TEST_MIGRATIONS: migrations,
                 },
               },

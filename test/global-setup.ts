@@ -1,20 +1,26 @@
 /**
- * Starts the real local servers the Worker tests talk to (fake provider upstreams, an MCP server)
- * and hands their addresses to the tests through vitest's provide/inject.
+ * Starts the real local servers the Worker tests talk to (fake provider upstreams, a real MCP
+ * server) and hands their addresses to the tests through vitest's provide/inject.
  */
 import type { TestProject } from "vitest/node";
 import { startFakeAnthropic } from "./fakes/anthropic";
+import { startEverythingServer } from "./fakes/mcp";
+import { startFakeOpenAI } from "./fakes/openai";
 
 declare module "vitest" {
   export interface ProvidedContext {
     anthropicUrl: string;
+    openaiUrl: string;
+    mcpUrl: string;
   }
 }
 
 export default async function setup(project: TestProject) {
-  const anthropic = await startFakeAnthropic();
+  const [anthropic, openai, mcp] = await Promise.all([startFakeAnthropic(), startFakeOpenAI(), startEverythingServer()]);
   project.provide("anthropicUrl", anthropic.url);
+  project.provide("openaiUrl", openai.url);
+  project.provide("mcpUrl", mcp.url);
   return async () => {
-    await anthropic.close();
+    await Promise.all([anthropic.close(), openai.close(), mcp.stop()]);
   };
 }
