@@ -139,3 +139,19 @@ export const modelThoughts = sqliteTable(
     index("model_thoughts_created_idx").on(t.createdAt),
   ],
 );
+
+/**
+ * Records the consumer could not write after every retry (they came through the dead-letter queue).
+ * Kept whole for inspection and replay instead of being dropped.
+ */
+export const deadLetters = sqliteTable(
+  "aibridge_dead_letters",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind"),
+    body: text("body").notNull(),
+    attempts: integer("attempts").notNull(),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [index("dead_letters_received_idx").on(t.receivedAt)],
+);
