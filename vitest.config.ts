@@ -24,6 +24,8 @@ export default defineConfig(async () => {
                   ANTHROPIC_BASE_URL: inject("anthropicUrl"),
                   OPENAI_BASE_URL: `${inject("openaiUrl")}/v1`,
                   TEST_MIGRATIONS: migrations,
+                  // Retry failed record writes at once, so the dead-letter path runs in seconds.
+                  RECORDS_RETRY_BASE_SECONDS: "0",
                 },
               },
             })),

@@ -3,6 +3,8 @@
  * object); a bad value becomes a ConfigError that names the variable, never its value.
  */
 
+import { type PriceOverrides, parsePriceOverrides } from "./pricing/overrides";
+
 export interface Env {
   DB: D1Database;
   KV: KVNamespace;
@@ -16,6 +18,8 @@ export interface Env {
   BYOK?: string;
   MCP_SERVERS?: string;
   RETENTION_DAYS?: string;
+  PRICING_OVERRIDES?: string;
+  RECORDS_RETRY_BASE_SECONDS?: string;
   [secret: string]: unknown;
 }
 
@@ -29,6 +33,8 @@ export interface Config {
   retentionDays: number;
   /** Raw MCP_SERVERS JSON; parsed and validated by src/mcp/config.ts. */
   mcpServersJson: string;
+  /** Per-model prices from PRICING_OVERRIDES (lower-cased model id or family → USD per MTok). */
+  pricingOverrides: PriceOverrides;
 }
 
 export class ConfigError extends Error {
@@ -62,6 +68,7 @@ export function parseConfig(env: Env): Config {
     byok: parseBoolean(env, "BYOK", true),
     retentionDays: parsePositiveInt(env, "RETENTION_DAYS", 60),
     mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",
+    pricingOverrides: parsePricingOverrides(env),
   };
 }
 
@@ -109,6 +116,12 @@ function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
   if (["true", "1", "yes", "on"].includes(lowered)) return true;
   if (["false", "0", "no", "off"].includes(lowered)) return false;
   throw new ConfigError(name, "must be true or false");
+}
+
+function parsePricingOverrides(env: Env): PriceOverrides {
+  const result = parsePriceOverrides(stringVar(env, "PRICING_OVERRIDES") ?? "{}");
+  if (typeof result === "string") throw new ConfigError("PRICING_OVERRIDES", result);
+  return result;
 }
 
 function parsePositiveInt(env: Env, name: string, fallback: number): number {

@@ -1,11 +1,20 @@
-/** Worker entry: HTTP (Hono), the records queue consumer, and the retention cron. */
+/** Worker entry: HTTP (Hono), the records queue consumers, and the retention cron. */
 import { app } from "./app";
-import type { Env } from "./config";
-import { consumeRecords } from "./recorder/consumer";
+import { type Env, getConfig } from "./config";
+import { deleteOldRecords } from "./retention";
+import { consumeDeadLetters, consumeRecords } from "./recorder/consumer";
 
 export default {
   fetch: app.fetch,
   async queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-    await consumeRecords(batch, env.DB);
+    if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch, env.DB);
+    const retryBaseSeconds = Number(env.RECORDS_RETRY_BASE_SECONDS ?? 2);
+    await consumeRecords(batch, env.DB, {
+      retryBaseSeconds: Number.isFinite(retryBaseSeconds) ? retryBaseSeconds : 2,
+    });
+  },
+  // Awaited (not waitUntil) so a failed run shows as a failed cron invocation.
+  async scheduled(_controller: ScheduledController, env: Env): Promise<void> {
+    await deleteOldRecords(env.DB, getConfig(env).retentionDays);
   },
 } satisfies ExportedHandler<Env>;

@@ -9,7 +9,16 @@ import { log } from "../log";
 import type { RecordMessage } from "./records";
 import { writeRecords } from "./store";
 
-export async function consumeRecords(batch: MessageBatch<unknown>, db: D1Database): Promise<void> {
+export interface ConsumerOptions {
+  /** First retry delay; doubles per attempt (capped at 5 minutes). */
+  retryBaseSeconds: number;
+}
+
+export async function consumeRecords(
+  batch: MessageBatch<unknown>,
+  db: D1Database,
+  options: ConsumerOptions = { retryBaseSeconds: 2 },
+): Promise<void> {
   const messages = batch.messages as readonly Message<RecordMessage>[];
   try {
     await writeRecords(
@@ -27,7 +36,7 @@ export async function consumeRecords(batch: MessageBatch<unknown>, db: D1Databas
         await writeRecords(db, [message.body]);
         message.ack();
       } catch (error) {
-        const delaySeconds = Math.min(300, 2 ** message.attempts);
+        const delaySeconds = Math.min(300, options.retryBaseSeconds * 2 ** (message.attempts - 1));
         log.error("record_write_failed", {
           kind: message.body?.kind,
           attempts: message.attempts,
@@ -42,4 +51,29 @@ export async function consumeRecords(batch: MessageBatch<unknown>, db: D1Databas
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The dead-letter queue's consumer: records that failed every retry are stored whole in
+ * aibridge_dead_letters (keyed by queue message id, so redelivery is harmless) for inspection and
+ * replay. If even that fails, the DLQ's own retries apply.
+ */
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, db: D1Database): Promise<void> {
+  const now = Date.now();
+  const statements = batch.messages.map((message) =>
+    db
+      .prepare(
+        "insert into aibridge_dead_letters (id, kind, body, attempts, received_at) values (?, ?, ?, ?, ?) on conflict do nothing",
+      )
+      .bind(
+        message.id,
+        (message.body as { kind?: string } | null)?.kind ?? null,
+        JSON.stringify(message.body),
+        message.attempts,
+        now,
+      ),
+  );
+  if (statements.length > 0) await db.batch(statements);
+  log.error("records_dead_lettered", { messages: batch.messages.length });
+  batch.ackAll();
 }

@@ -1,11 +1,10 @@
 import type { D1Migration } from "cloudflare:test";
-import type { Env } from "../../src/config";
+import type { Env as GatewayEnv } from "../../src/config";
 
 declare global {
   namespace Cloudflare {
-    interface Env extends Omit<import("../../src/config").Env, never> {
+    interface Env extends GatewayEnv {
       TEST_MIGRATIONS: D1Migration[];
     }
   }
 }
-export type { Env };
