@@ -1,22 +1,575 @@
 /**
- * A fake OpenAI API (Chat Completions and Responses), written from the public API reference.
- * Scenarios are chosen with x-fake-scenario. Extended by the OpenAI bridge tests.
+ * A fake OpenAI API (Chat Completions and Responses, blocking and streaming), written from the
+ * public API reference. Output is deterministic (fixed ids and timestamps), so a test can compare a
+ * stream relayed by the gateway with a direct call byte for byte.
+ *
+ * Like the real API, chat streams with `stream_options.include_usage` put `"usage":null` on every
+ * chunk and end with a usage-only chunk (`"choices":[]`) before `data: [DONE]`. Streams are written
+ * in odd-sized pieces so network chunks end mid-event and mid-UTF-8 character.
+ *
+ * Scenarios (x-fake-scenario): default (text), tools (parallel tool calls / function calls with
+ * reasoning), reasoning (reasoning, cached, audio and prediction tokens), error-400|401|429|500,
+ * midstream-error, failed, incomplete, hangup (socket destroyed: an unreachable upstream).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { startFakeServer } from "./server";
+import { scenarioOf, startFakeServer, writeInPieces } from "./server";
+
+const CREATED = 1_760_000_000;
+/** Piece sizes for streamed bodies: small and uneven, so boundaries fall everywhere. */
+const PIECES = [7, 61, 3, 130, 1, 29];
 
 function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  response.writeHead(status, { "content-type": "application/json", "x-request-id": "req_fake_openai", ...headers });
+  response.writeHead(status, {
+    "content-type": "application/json",
+    "x-request-id": "req_fake_openai",
+    ...headers,
+  });
   response.end(JSON.stringify(body));
 }
 
-export async function handleOpenAI(request: IncomingMessage, _body: Buffer, response: ServerResponse) {
+function openSse(response: ServerResponse) {
+  response.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    "x-request-id": "req_fake_openai_stream",
+    "openai-processing-ms": "42",
+  });
+}
+
+const ERRORS: Record<
+  string,
+  { status: number; headers: Record<string, string>; error: Record<string, unknown> }
+> = {
+  "error-400": {
+    status: 400,
+    headers: {},
+    error: {
+      message: "Invalid value for 'temperature': must be at most 2.",
+      type: "invalid_request_error",
+      param: "temperature",
+      code: "invalid_value",
+    },
+  },
+  "error-401": {
+    status: 401,
+    headers: {},
+    error: {
+      message: "Incorrect API key provided: sk-user********1234.",
+      type: "invalid_request_error",
+      param: null,
+      code: "invalid_api_key",
+    },
+  },
+  "error-429": {
+    status: 429,
+    headers: {
+      "retry-after": "0",
+      "x-ratelimit-limit-requests": "500",
+      "x-ratelimit-remaining-requests": "0",
+      "x-ratelimit-reset-requests": "120ms",
+    },
+    error: {
+      message: "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 500.",
+      type: "requests",
+      param: null,
+      code: "rate_limit_exceeded",
+    },
+  },
+  "error-500": {
+    status: 500,
+    headers: {},
+    error: {
+      message: "The server had an error while processing your request.",
+      type: "server_error",
+      param: null,
+      code: null,
+    },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Chat Completions
+// ---------------------------------------------------------------------------------------------
+
+interface ChatRequest {
+  model: string;
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean } | null;
+}
+
+const CHAT_TEXT = ["Hello", " from the", " fake upstream", " — café ☕", "."];
+const TOOL_CALLS = [
+  { id: "call_weather_paris", name: "get_weather", args: ['{"ci', 'ty":"Pa', 'ris","unit":"c', '"}'] },
+  { id: "call_time_tokyo", name: "get_time", args: ['{"tz"', ':"Asia/', 'Tokyo"}'] },
+];
+
+function chatUsage(scenario: string) {
+  if (scenario === "reasoning") {
+    return {
+      prompt_tokens: 1200,
+      completion_tokens: 300,
+      total_tokens: 1500,
+      prompt_tokens_details: { cached_tokens: 1024, audio_tokens: 5 },
+      completion_tokens_details: {
+        reasoning_tokens: 256,
+        audio_tokens: 7,
+        accepted_prediction_tokens: 11,
+        rejected_prediction_tokens: 3,
+      },
+    };
+  }
+  return {
+    prompt_tokens: 50,
+    completion_tokens: scenario === "tools" ? 40 : 9,
+    total_tokens: scenario === "tools" ? 90 : 59,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
+  };
+}
+
+function chatHeader(model: string) {
+  return { id: "chatcmpl-fake0001", object: "chat.completion.chunk", created: CREATED, model };
+}
+
+function chatCompletion(model: string, scenario: string) {
+  const tools = scenario === "tools";
+  return {
+    id: "chatcmpl-fake0001",
+    object: "chat.completion",
+    created: CREATED,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: "assistant",
+          content: tools ? null : CHAT_TEXT.join(""),
+          refusal: null,
+          annotations: [],
+          ...(tools
+            ? {
+                tool_calls: TOOL_CALLS.map((call) => ({
+                  id: call.id,
+                  type: "function",
+                  function: { name: call.name, arguments: call.args.join("") },
+                })),
+              }
+            : {}),
+        },
+        logprobs: null,
+        finish_reason: tools ? "tool_calls" : "stop",
+      },
+    ],
+    usage: chatUsage(scenario),
+    service_tier: "default",
+    system_fingerprint: "fp_fake01",
+  };
+}
+
+/** The chunks of a chat stream, before `usage` handling (see chatStream). */
+function chatChunks(model: string, scenario: string): Record<string, unknown>[] {
+  const header = chatHeader(model);
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
+    ...header,
+    service_tier: "default",
+    system_fingerprint: "fp_fake01",
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  });
+  if (scenario === "tools") {
+    const chunks = [chunk({ role: "assistant", content: null, refusal: null })];
+    TOOL_CALLS.forEach((call, index) => {
+      chunks.push(
+        chunk({
+          tool_calls: [
+            { index, id: call.id, type: "function", function: { name: call.name, arguments: "" } },
+          ],
+        }),
+      );
+      for (const piece of call.args)
+        chunks.push(chunk({ tool_calls: [{ index, function: { arguments: piece } }] }));
+    });
+    chunks.push(chunk({}, "tool_calls"));
+    return chunks;
+  }
+  return [
+    chunk({ role: "assistant", content: "", refusal: null }),
+    ...CHAT_TEXT.map((content) => chunk({ content })),
+    chunk({}, "stop"),
+  ];
+}
+
+function chatStream(model: string, scenario: string, includeUsage: boolean): string {
+  const events = chatChunks(model, scenario).map((chunk) =>
+    includeUsage ? { ...chunk, usage: null } : chunk,
+  );
+  if (scenario === "midstream-error") {
+    const partial = events.slice(0, 3).map((event) => `data: ${JSON.stringify(event)}\n\n`);
+    const error = {
+      message: "The server had an error while processing your request.",
+      type: "server_error",
+      param: null,
+      code: null,
+    };
+    return `${partial.join("")}data: ${JSON.stringify({ error })}\n\n`;
+  }
+  if (includeUsage) {
+    events.push({
+      ...chatHeader(model),
+      service_tier: "default",
+      system_fingerprint: "fp_fake01",
+      choices: [],
+      usage: chatUsage(scenario),
+    });
+  }
+  return `${events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join("")}data: [DONE]\n\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------
+
+interface ResponsesRequest {
+  model: string;
+  stream?: boolean;
+  background?: boolean;
+  store?: boolean;
+  previous_response_id?: string | null;
+  include?: string[];
+}
+
+const RESPONSE_ID = "resp_fake0001";
+
+function responsesUsage(scenario: string) {
+  const tools = scenario === "tools";
+  return {
+    input_tokens: tools ? 9000 : 40,
+    input_tokens_details: { cached_tokens: tools ? 8192 : 0 },
+    output_tokens: tools ? 500 : 8,
+    output_tokens_details: { reasoning_tokens: tools ? 320 : 0 },
+    total_tokens: tools ? 9500 : 48,
+  };
+}
+
+function responseItems(request: ResponsesRequest, scenario: string): Record<string, unknown>[] {
+  const message = {
+    id: "msg_fake0001",
+    type: "message",
+    status: "completed",
+    role: "assistant",
+    content: [{ type: "output_text", annotations: [], logprobs: [], text: CHAT_TEXT.join("") }],
+  };
+  if (scenario !== "tools") return [message];
+  const reasoning: Record<string, unknown> = {
+    id: "rs_fake0001",
+    type: "reasoning",
+    summary: [
+      { type: "summary_text", text: "**Planning** I should check the weather first." },
+      { type: "summary_text", text: "Then look at the repository." },
+    ],
+  };
+  if (request.include?.includes("reasoning.encrypted_content"))
+    reasoning.encrypted_content = "gAAAAABfake-encrypted==";
+  return [
+    reasoning,
+    {
+      id: "ws_fake0001",
+      type: "web_search_call",
+      status: "completed",
+      action: { type: "search", query: "weather paris" },
+    },
+    {
+      id: "fc_fake0001",
+      type: "function_call",
+      status: "completed",
+      arguments: '{"city":"Paris","unit":"c"}',
+      call_id: "call_weather_paris",
+      name: "get_weather",
+    },
+    {
+      id: "fc_fake0002",
+      type: "function_call",
+      status: "completed",
+      arguments: '{"path":"README.md"}',
+      call_id: "call_read_readme",
+      name: "read_file",
+      namespace: "mcp__repo",
+    },
+    {
+      id: "ctc_fake0001",
+      type: "custom_tool_call",
+      status: "completed",
+      call_id: "call_patch_1",
+      name: "apply_patch",
+      input: "*** Begin Patch\n*** End Patch",
+    },
+  ];
+}
+
+function responseObject(request: ResponsesRequest, scenario: string, status: string, output: unknown[]) {
+  const done = status === "completed" || status === "incomplete";
+  return {
+    id: RESPONSE_ID,
+    object: "response",
+    created_at: CREATED,
+    status,
+    background: request.background ?? false,
+    error: null,
+    incomplete_details: status === "incomplete" ? { reason: "max_output_tokens" } : null,
+    instructions: null,
+    max_output_tokens: null,
+    model: request.model,
+    output,
+    parallel_tool_calls: true,
+    previous_response_id: request.previous_response_id ?? null,
+    reasoning: { effort: null, summary: null },
+    store: request.store ?? true,
+    temperature: 1,
+    text: { format: { type: "text" } },
+    tool_choice: "auto",
+    tools: [],
+    top_p: 1,
+    truncation: "disabled",
+    usage: done ? responsesUsage(scenario) : null,
+    metadata: {},
+  };
+}
+
+/** The streamed events of one response, in the order the reference documents. */
+function responsesEvents(request: ResponsesRequest, scenario: string): Record<string, unknown>[] {
+  const events: Record<string, unknown>[] = [];
+  const base = responseObject(request, scenario, "in_progress", []);
+  events.push({ type: "response.created", response: base });
+  events.push({ type: "response.in_progress", response: base });
+  if (scenario === "failed") {
+    const failed = {
+      ...base,
+      status: "failed",
+      error: { code: "server_error", message: "The model failed to generate a response." },
+    };
+    events.push({ type: "response.failed", response: failed });
+    return events;
+  }
+  const items = responseItems(request, scenario);
+  items.forEach((item, output_index) => {
+    const id = item.id as string;
+    if (item.type === "message") {
+      events.push({
+        type: "response.output_item.added",
+        output_index,
+        item: { ...item, status: "in_progress", content: [] },
+      });
+      const part = { type: "output_text", annotations: [], logprobs: [], text: "" };
+      events.push({ type: "response.content_part.added", item_id: id, output_index, content_index: 0, part });
+      for (const delta of CHAT_TEXT) {
+        events.push({
+          type: "response.output_text.delta",
+          item_id: id,
+          output_index,
+          content_index: 0,
+          delta,
+          logprobs: [],
+        });
+      }
+      const text = CHAT_TEXT.join("");
+      events.push({
+        type: "response.output_text.done",
+        item_id: id,
+        output_index,
+        content_index: 0,
+        text,
+        logprobs: [],
+      });
+      events.push({
+        type: "response.content_part.done",
+        item_id: id,
+        output_index,
+        content_index: 0,
+        part: { ...part, text },
+      });
+      if (scenario === "error-event") {
+        events.push({
+          type: "error",
+          code: "server_error",
+          message: "Stream interrupted by the fake.",
+          param: null,
+        });
+        return;
+      }
+    } else if (item.type === "reasoning") {
+      events.push({ type: "response.output_item.added", output_index, item: { ...item, summary: [] } });
+      (item.summary as { text: string }[]).forEach((part, summary_index) => {
+        events.push({
+          type: "response.reasoning_summary_part.added",
+          item_id: id,
+          output_index,
+          summary_index,
+          part: { type: "summary_text", text: "" },
+        });
+        for (const delta of splitIn(part.text, 3)) {
+          events.push({
+            type: "response.reasoning_summary_text.delta",
+            item_id: id,
+            output_index,
+            summary_index,
+            delta,
+          });
+        }
+        events.push({
+          type: "response.reasoning_summary_text.done",
+          item_id: id,
+          output_index,
+          summary_index,
+          text: part.text,
+        });
+        events.push({
+          type: "response.reasoning_summary_part.done",
+          item_id: id,
+          output_index,
+          summary_index,
+          part,
+        });
+      });
+    } else if (item.type === "function_call" || item.type === "custom_tool_call") {
+      const field = item.type === "function_call" ? "arguments" : "input";
+      const event =
+        item.type === "function_call"
+          ? "response.function_call_arguments"
+          : "response.custom_tool_call_input";
+      events.push({
+        type: "response.output_item.added",
+        output_index,
+        item: { ...item, status: "in_progress", [field]: "" },
+      });
+      for (const delta of splitIn(item[field] as string, 3))
+        events.push({ type: `${event}.delta`, item_id: id, output_index, delta });
+      events.push({ type: `${event}.done`, item_id: id, output_index, [field]: item[field] });
+    } else {
+      events.push({
+        type: "response.output_item.added",
+        output_index,
+        item: { ...item, status: "in_progress" },
+      });
+      events.push({ type: "response.web_search_call.in_progress", item_id: id, output_index });
+      events.push({ type: "response.web_search_call.completed", item_id: id, output_index });
+    }
+    events.push({ type: "response.output_item.done", output_index, item });
+  });
+  if (scenario === "error-event") return events;
+  const status = scenario === "incomplete" ? "incomplete" : "completed";
+  events.push({ type: `response.${status}`, response: responseObject(request, scenario, status, items) });
+  return events;
+}
+
+function splitIn(text: string, parts: number): string[] {
+  const size = Math.ceil(text.length / parts);
+  const pieces: string[] = [];
+  for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
+  return pieces;
+}
+
+function responsesStream(request: ResponsesRequest, scenario: string): string {
+  return responsesEvents(request, scenario)
+    .map(
+      (event, sequence_number) =>
+        `event: ${event.type}\ndata: ${JSON.stringify({ ...event, sequence_number })}\n\n`,
+    )
+    .join("");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function handleOpenAI(request: IncomingMessage, body: Buffer, response: ServerResponse) {
   const url = new URL(request.url ?? "/", "http://fake");
-  if (request.method === "GET" && url.pathname === "/v1/models") {
-    return json(response, 200, { object: "list", data: [{ id: "gpt-4o-mini", object: "model", owned_by: "openai" }] });
+  const scenario = scenarioOf(request);
+  if (scenario === "hangup") {
+    request.socket.destroy();
+    return;
+  }
+  const error = ERRORS[scenario];
+  if (error) return json(response, error.status, { error: error.error }, error.headers);
+  const path = url.pathname;
+
+  if (request.method === "POST" && path === "/v1/chat/completions") {
+    const parsed = JSON.parse(body.toString("utf8")) as ChatRequest;
+    if (!parsed.stream) return json(response, 200, chatCompletion(parsed.model, scenario));
+    openSse(response);
+    await writeInPieces(
+      response,
+      chatStream(parsed.model, scenario, parsed.stream_options?.include_usage === true),
+      PIECES,
+    );
+    response.end();
+    return;
+  }
+
+  if (request.method === "POST" && path === "/v1/responses") {
+    const parsed = JSON.parse(body.toString("utf8")) as ResponsesRequest;
+    if (!parsed.stream) {
+      // background: accepted at once, output and usage come later (GET /v1/responses/{id}).
+      if (parsed.background) return json(response, 200, responseObject(parsed, scenario, "queued", []));
+      const status = scenario === "incomplete" ? "incomplete" : "completed";
+      return json(response, 200, responseObject(parsed, scenario, status, responseItems(parsed, scenario)));
+    }
+    openSse(response);
+    await writeInPieces(response, responsesStream(parsed, scenario), PIECES);
+    response.end();
+    return;
+  }
+
+  if (request.method === "GET" && path === "/v1/models") {
+    return json(response, 200, {
+      object: "list",
+      data: [{ id: "gpt-4o-mini", object: "model", created: CREATED, owned_by: "openai" }],
+    });
+  }
+  const model = /^\/v1\/models\/([^/]+)$/.exec(path);
+  if (request.method === "GET" && model) {
+    return json(response, 200, {
+      id: decodeURIComponent(model[1]!),
+      object: "model",
+      created: CREATED,
+      owned_by: "openai",
+    });
+  }
+  const stored = /^\/v1\/responses\/([^/]+)(\/input_items|\/cancel)?$/.exec(path);
+  if (stored) {
+    const [, id, sub] = stored;
+    if (request.method === "GET" && !sub) {
+      return json(response, 200, { ...responseObject({ model: "gpt-5" }, "default", "completed", []), id });
+    }
+    if (request.method === "DELETE" && !sub)
+      return json(response, 200, { id, object: "response", deleted: true });
+    if (request.method === "GET" && sub === "/input_items") {
+      return json(response, 200, {
+        object: "list",
+        data: [],
+        first_id: null,
+        last_id: null,
+        has_more: false,
+      });
+    }
+    if (request.method === "POST" && sub === "/cancel") {
+      return json(response, 200, {
+        ...responseObject({ model: "gpt-5", background: true }, "default", "cancelled", []),
+        id,
+      });
+    }
+  }
+  if (path === "/v1/conversations" || path.startsWith("/v1/conversations/")) {
+    return json(response, 200, { object: "conversation", id: "conv_fake0001", method: request.method, path });
   }
   return json(response, 404, {
-    error: { message: "not found", type: "invalid_request_error", param: null, code: "not_found" },
+    error: {
+      message: `Invalid URL (${request.method} ${path})`,
+      type: "invalid_request_error",
+      param: null,
+      code: null,
+    },
   });
 }
 

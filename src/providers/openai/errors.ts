@@ -39,3 +39,14 @@ export function openaiError(status: number, message: string, type?: string, code
     headers: { "content-type": "application/json" },
   });
 }
+
+/** Chat Completions' mid-stream error: a data-only chunk with the error object (the SDK throws on it). */
+export function openaiChatStreamError(message: string): string {
+  return `data: ${openaiErrorBody(500, message)}\n\n`;
+}
+
+/** The Responses API's mid-stream `error` event. */
+export function openaiResponsesStreamError(message: string): string {
+  const event = { type: "error", code: "server_error", message, param: null, sequence_number: 0 };
+  return `event: error\ndata: ${JSON.stringify(event)}\n\n`;
+}

@@ -1,5 +1,63 @@
-/** Routes under /openai (filled in by the OpenAI bridge). */
-import { Hono } from "hono";
+/**
+ * Routes under /openai. The two bridged APIs record interceptions; the passthrough routes are an
+ * allowlist (everything else is 404, from the app's notFound) so the gateway's key cannot reach
+ * files, batches, fine-tuning or admin APIs.
+ */
+import { type Context, Hono } from "hono";
 import type { AppEnv } from "../../app-env";
+import { authenticated, configured, sizeCapped } from "../../bridge/gate";
+import { bridgeHandler } from "../../bridge/handler";
+import { passthroughHandler, safeSegment } from "../../bridge/passthrough";
+import { openaiChatCompletions, openaiCredential, openaiResponses } from "./adapter";
+import { openaiError } from "./errors";
 
 export const openaiRoutes = new Hono<AppEnv>();
+
+openaiRoutes.use("*", configured(openaiError), sizeCapped(openaiError), authenticated("openai", openaiError));
+
+for (const [path, adapter] of [
+  ["/v1/chat/completions", openaiChatCompletions],
+  ["/v1/responses", openaiResponses],
+] as const) {
+  openaiRoutes.post(path, bridgeHandler(adapter));
+  openaiRoutes.all(path, (c) => openaiError(405, `${c.req.method} is not allowed on ${path}.`));
+}
+
+/** Proxies to OPENAI_BASE_URL (which ends in /v1) + `path`, keeping the query string. */
+const passthrough = (path: string) =>
+  passthroughHandler({
+    target: (c) => `${c.get("config").openaiBaseUrl}${path}${new URL(c.req.url).search}`,
+    credential: (c) => openaiCredential(c.get("config"), c.get("actor")),
+    errorResponse: openaiError,
+  });
+
+/** A route whose `:id` must be a plain id (no slashes, dots-only segments or encodings). */
+const withId = (path: (id: string) => string) => (c: Context<AppEnv>) => {
+  const id = safeSegment(c.req.param("id"));
+  return id ? passthrough(path(id))(c) : openaiError(404, "Not found.");
+};
+
+openaiRoutes.get("/v1/models", (c) => passthrough("/models")(c));
+openaiRoutes.get(
+  "/v1/models/:id",
+  withId((id) => `/models/${id}`),
+);
+openaiRoutes.on(
+  ["GET", "DELETE"],
+  "/v1/responses/:id",
+  withId((id) => `/responses/${id}`),
+);
+openaiRoutes.get(
+  "/v1/responses/:id/input_items",
+  withId((id) => `/responses/${id}/input_items`),
+);
+openaiRoutes.post(
+  "/v1/responses/:id/cancel",
+  withId((id) => `/responses/${id}/cancel`),
+);
+openaiRoutes.all("/v1/conversations", (c) => passthrough("/conversations")(c));
+openaiRoutes.all("/v1/conversations/:rest{.+}", (c) => {
+  const rest = c.req.param("rest");
+  if (!rest.split("/").every((segment) => safeSegment(segment))) return openaiError(404, "Not found.");
+  return passthrough(`/conversations/${rest}`)(c);
+});

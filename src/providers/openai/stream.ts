@@ -1,0 +1,210 @@
+/**
+ * Reading OpenAI streams event by event. Chat: every tool call (parallel ones too) assembled per
+ * choice and index from argument pieces, the finish reason, the usage chunk, `{"error":…}` chunks.
+ * Responses: output items recorded when done (or, for a stream cut short, from what the deltas
+ * assembled), usage from the terminal event, and response.failed / response.incomplete / error.
+ */
+import type { ResponseOutcome, StreamParser } from "../../bridge/adapter";
+import type { Interception } from "../../bridge/interception";
+import type { SseEvent } from "../../sse/decoder";
+import { type ChatToolCall, type ResponseItem, recordChatToolCall, recordResponseItem } from "./items";
+import { type ChatUsage, normalizeChatUsage, normalizeResponsesUsage, type ResponsesUsage } from "./usage";
+
+type ErrorBody = { type?: string | null; code?: string | null; message?: string | null };
+
+export function describeOpenAIError(error: ErrorBody | null | undefined, fallbackType: string) {
+  return { type: error?.type || error?.code || fallbackType, message: error?.message ?? "" };
+}
+
+interface ChatChunk {
+  id?: string;
+  error?: ErrorBody;
+  usage?: ChatUsage | null;
+  choices?: {
+    index?: number;
+    finish_reason?: string | null;
+    delta?: { tool_calls?: (ChatToolCall & { index?: number })[] };
+  }[];
+}
+
+export class ChatStreamParser implements StreamParser {
+  private id: string | null = null;
+  private usage: ChatUsage | null = null;
+  private stopReason: string | null = null;
+  private error: { type: string; message: string } | null = null;
+  /** Keyed by choice index and tool-call index: pieces of one call share both. */
+  private readonly calls = new Map<string, Required<Pick<ChatToolCall, "function">> & ChatToolCall>();
+
+  constructor(private readonly interception: Interception) {}
+
+  onEvent(event: SseEvent): void {
+    if (event.data === "[DONE]") return;
+    let chunk: ChatChunk;
+    try {
+      chunk = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (chunk.error) {
+      this.error = describeOpenAIError(chunk.error, "server_error");
+      return;
+    }
+    this.id ??= chunk.id ?? null;
+    if (chunk.usage) this.usage = chunk.usage;
+    for (const choice of chunk.choices ?? []) {
+      if (choice.finish_reason && (choice.index ?? 0) === 0) this.stopReason = choice.finish_reason;
+      for (const piece of choice.delta?.tool_calls ?? []) this.addPiece(choice.index ?? 0, piece);
+    }
+  }
+
+  finish(): ResponseOutcome {
+    for (const call of this.calls.values()) recordChatToolCall(this.interception, call, this.id);
+    this.calls.clear();
+    if (this.usage) this.interception.recordTokenUsage(normalizeChatUsage(this.usage, this.id));
+    this.usage = null;
+    return { stopReason: this.stopReason, error: this.error };
+  }
+
+  private addPiece(choice: number, piece: ChatToolCall & { index?: number }): void {
+    const key = `${choice}:${piece.index ?? 0}`;
+    let call = this.calls.get(key);
+    if (!call) {
+      call = { id: null, type: piece.type, function: { name: undefined, arguments: "" } };
+      this.calls.set(key, call);
+    }
+    if (piece.id) call.id = piece.id;
+    if (piece.function?.name) call.function.name = piece.function.name;
+    if (piece.function?.arguments) call.function.arguments += piece.function.arguments;
+    if (piece.custom) {
+      call.custom ??= { input: "" };
+      if (piece.custom.name) call.custom.name = piece.custom.name;
+      if (piece.custom.input) call.custom.input += piece.custom.input;
+    }
+  }
+}
+
+export interface ResponseBody {
+  id?: string;
+  status?: string;
+  output?: ResponseItem[];
+  usage?: ResponsesUsage | null;
+  error?: ErrorBody | null;
+  incomplete_details?: { reason?: string | null } | null;
+}
+
+/**
+ * Records a whole response (a blocking body, or the response in a stream's terminal event) and
+ * says how it ended. Items whose ids are in `recorded` were already recorded from the stream.
+ */
+export function recordResponse(
+  interception: Interception,
+  response: ResponseBody,
+  recorded: ReadonlySet<string> = new Set(),
+): ResponseOutcome {
+  const id = response.id ?? null;
+  for (const item of response.output ?? []) {
+    if (typeof item.id === "string" && recorded.has(item.id)) continue;
+    recordResponseItem(interception, item, id);
+  }
+  if (response.usage) interception.recordTokenUsage(normalizeResponsesUsage(response.usage, id));
+  if (response.status === "failed") {
+    return { stopReason: "failed", error: describeOpenAIError(response.error, "response_failed") };
+  }
+  if (response.status === "incomplete") {
+    return { stopReason: response.incomplete_details?.reason ?? "incomplete" };
+  }
+  return { stopReason: response.status ?? null };
+}
+
+interface PendingItem {
+  item: ResponseItem;
+  /** Assembled from *_arguments.delta / custom_tool_call_input.delta pieces. */
+  input: string;
+  summary: string[];
+}
+
+const DELTA_EVENTS = new Set([
+  "response.function_call_arguments.delta",
+  "response.custom_tool_call_input.delta",
+  "response.mcp_call_arguments.delta",
+]);
+
+export class ResponsesStreamParser implements StreamParser {
+  private responseId: string | null = null;
+  private outcome: ResponseOutcome | null = null;
+  private error: { type: string; message: string } | null = null;
+  private readonly pending = new Map<number, PendingItem>();
+  private readonly recorded = new Set<string>();
+
+  constructor(private readonly interception: Interception) {}
+
+  onEvent(event: SseEvent): void {
+    // Text deltas are the bulk of a stream and carry nothing to record.
+    if (event.event === "response.output_text.delta") return;
+    let data: Record<string, unknown>;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    const type = typeof data.type === "string" ? data.type : event.event;
+    const index = typeof data.output_index === "number" ? data.output_index : -1;
+    if (type && DELTA_EVENTS.has(type)) {
+      const pending = this.pending.get(index);
+      if (pending && typeof data.delta === "string") pending.input += data.delta;
+      return;
+    }
+    switch (type) {
+      case "response.created":
+      case "response.in_progress":
+        this.responseId = (data.response as ResponseBody | undefined)?.id ?? this.responseId;
+        break;
+      case "response.output_item.added":
+        this.pending.set(index, { item: data.item as ResponseItem, input: "", summary: [] });
+        break;
+      case "response.reasoning_summary_text.delta": {
+        const pending = this.pending.get(index);
+        const part = typeof data.summary_index === "number" ? data.summary_index : 0;
+        if (pending && typeof data.delta === "string")
+          pending.summary[part] = (pending.summary[part] ?? "") + data.delta;
+        break;
+      }
+      case "response.output_item.done": {
+        const item = data.item as ResponseItem | undefined;
+        this.pending.delete(index);
+        if (!item) break;
+        recordResponseItem(this.interception, item, this.responseId);
+        if (typeof item.id === "string") this.recorded.add(item.id);
+        break;
+      }
+      case "response.completed":
+      case "response.incomplete":
+      case "response.failed": {
+        const response = (data.response ?? {}) as ResponseBody;
+        this.responseId = response.id ?? this.responseId;
+        this.outcome = recordResponse(this.interception, response, this.recorded);
+        for (const item of response.output ?? []) if (typeof item.id === "string") this.recorded.add(item.id);
+        this.pending.clear();
+        break;
+      }
+      case "error":
+        this.error = describeOpenAIError(data as ErrorBody, "stream_error");
+        break;
+    }
+  }
+
+  finish(): ResponseOutcome {
+    // A stream cut short (disconnect drain limits, upstream failure): record what was assembled.
+    for (const { item, input, summary } of this.pending.values()) {
+      if (typeof item.id === "string" && this.recorded.has(item.id)) continue;
+      const assembled: ResponseItem = { ...item };
+      if (input && item.type === "custom_tool_call") assembled.input = input;
+      else if (input) assembled.arguments = input;
+      if (summary.length > 0) assembled.summary = summary.map((text) => ({ type: "summary_text", text }));
+      recordResponseItem(this.interception, assembled, this.responseId);
+    }
+    this.pending.clear();
+    const outcome = this.outcome ?? { stopReason: null };
+    return { stopReason: outcome.stopReason, error: this.error ?? outcome.error ?? null };
+  }
+}
