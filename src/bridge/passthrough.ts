@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import type { UpstreamCredential } from "../auth/actor";
+import { writeMetric } from "../metrics/write";
 import {
   clientResponseHeaders,
   fetchUpstream,
@@ -27,6 +28,20 @@ export function passthroughHandler(options: PassthroughOptions) {
       if (!headers.has(name)) headers.set(name, value);
     }
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
+    const started = Date.now();
+    const count = (status: number) =>
+      writeMetric(
+        c.env.METRICS,
+        "passthrough",
+        // The matched route pattern (e.g. /anthropic/v1/models/:id) keeps label cardinality bounded.
+        {
+          provider: c.req.path.split("/")[1] ?? "",
+          route: c.req.routePath,
+          method: request.method,
+          status: String(status),
+        },
+        { count: 1, duration_ms: Date.now() - started },
+      );
     let upstream: Response;
     try {
       upstream = await fetchUpstream(options.target(c), {
@@ -36,8 +51,10 @@ export function passthroughHandler(options: PassthroughOptions) {
       });
     } catch (error) {
       if (!(error instanceof UpstreamUnreachableError)) throw error;
+      count(502);
       return options.errorResponse(502, "The gateway could not reach the provider.");
     }
+    count(upstream.status);
     return new Response(upstream.body, {
       status: upstream.status,
       headers: clientResponseHeaders(upstream.headers),
