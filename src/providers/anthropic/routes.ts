@@ -12,8 +12,13 @@ import { anthropicError } from "./errors";
 
 export const anthropicRoutes = new Hono<AppEnv>();
 
-// Claude Code pre-connects with HEAD {base}; answer locally, no auth, no upstream.
-anthropicRoutes.on("HEAD", ["/", ""], (c) => c.body(null, 200));
+// Claude Code pre-connects with HEAD {base}; answer locally, no auth, no upstream. A middleware,
+// because Hono dispatches HEAD to GET routes (an on("HEAD") route never matches), and the base URL
+// may come with or without a trailing slash.
+anthropicRoutes.use("*", async (c, next) => {
+  if (c.req.raw.method === "HEAD" && /^\/anthropic\/?$/.test(c.req.path)) return c.body(null, 200);
+  await next();
+});
 
 anthropicRoutes.use(
   "*",
