@@ -7,5 +7,7 @@ export interface AppEnv {
   Variables: {
     config: Config;
     actor: Actor;
+    /** Milliseconds spent resolving the caller (key lookup), for Server-Timing and metrics. */
+    authMs: number;
   };
 }

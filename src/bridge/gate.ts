@@ -36,9 +36,11 @@ export function authenticated(
   errorResponse: ErrorResponse,
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    const started = performance.now();
     const result = await resolveActor(c.req.raw.headers, style, c.env.DB, c.get("config").byok);
     if (!result.ok) return errorResponse(401, result.message);
     c.set("actor", result.actor);
+    c.set("authMs", performance.now() - started);
     await next();
   };
 }

@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { log } from "../log";
+import { injectionDialect } from "../providers/injections";
 import { createSseDecoder } from "../sse/decoder";
 import type { ProviderAdapter, StreamRewriter } from "./adapter";
 import { readJsonBody } from "./body";
@@ -15,7 +16,8 @@ import {
   UpstreamUnreachableError,
   upstreamRequestHeaders,
 } from "./http";
-import { Interception } from "./interception";
+import { Interception, type OverheadTimings } from "./interception";
+import { runWithInjectedTools } from "./loop";
 import { type RelayOutcome, relayStream } from "./relay";
 
 export function bridgeHandler(adapter: ProviderAdapter) {
@@ -24,8 +26,10 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const actor = c.get("actor");
     const request = c.req.raw;
 
+    const parseStarted = performance.now();
     const parsed = await readJsonBody(request);
     if (!parsed.ok) return adapter.errorResponse(400, parsed.message);
+    const parseMs = performance.now() - parseStarted;
     const { json, bytes, model } = parsed.body;
 
     const credential = adapter.credential(config, actor);
@@ -42,18 +46,33 @@ export function bridgeHandler(adapter: ProviderAdapter) {
         clientSessionId: facts.clientSessionId,
         correlatingToolCallId: facts.correlatingToolCallId,
         streaming: facts.streaming,
+        route: new URL(request.url).pathname,
+        method: request.method,
       },
     );
+    interception.timings.auth = c.get("authMs") ?? 0;
+    interception.timings.parse = parseMs;
     if (facts.prompt) interception.recordPrompt(facts.prompt);
 
+    const injectStarted = performance.now();
     const prepared = adapter.prepareBody?.(json, bytes) ?? null;
+    interception.timings.inject = performance.now() - injectStarted;
     const incomingUrl = new URL(request.url);
     const headers = upstreamRequestHeaders(request.headers, credential);
     for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {
       if (!headers.has(name)) headers.set(name, value);
     }
 
+    // Central MCP tools: when some are injected, the inner loop (loop.ts) answers the request.
+    const dialect = injectionDialect(adapter);
+    if (dialect) {
+      const url = adapter.upstreamUrl(config, incomingUrl);
+      const looped = await runWithInjectedTools({ c, adapter, dialect, json, bytes, model, interception, url, headers });
+      if (looped) return looped;
+    }
+
     let upstream: Response;
+    const upstreamStarted = performance.now();
     try {
       upstream = await fetchUpstream(adapter.upstreamUrl(config, incomingUrl), {
         method: "POST",
@@ -66,8 +85,10 @@ export function bridgeHandler(adapter: ProviderAdapter) {
       return adapter.errorResponse(502, `The gateway could not reach ${adapter.provider}.`);
     }
 
+    interception.timings.upstreamHeaders = performance.now() - upstreamStarted;
     const responseHeaders = clientResponseHeaders(upstream.headers);
     responseHeaders.set("x-aibridge-interception-id", interception.id);
+    responseHeaders.append("server-timing", serverTiming(interception.timings));
 
     if (!upstream.ok) {
       const text = await upstream.text();
@@ -112,6 +133,9 @@ function relayUpstreamStream(
     c.executionCtx,
     {
       onChunk: (chunk) => decoder.push(chunk),
+      onFirstByte: (ms) => {
+        interception.timings.firstByte = ms;
+      },
       clientBytes: rewriter ? (chunk) => rewriter.clientBytes(chunk) : undefined,
       clientTail: rewriter ? () => rewriter.clientTail() : undefined,
       errorEvent: (message) => adapter.streamErrorEvent(message),
@@ -135,4 +159,21 @@ function relayUpstreamStream(
     },
     { signal: c.req.raw.signal },
   );
+}
+
+/**
+ * Server-Timing for the gateway's own phases (durations in ms). The first-byte relay time is not
+ * known when headers leave, so it goes only into the interception_end datapoint. On Cloudflare,
+ * clocks advance only across I/O, so CPU-only phases (parse, inject) read 0 there; the benchmark
+ * measures them.
+ */
+function serverTiming(timings: Partial<OverheadTimings>): string {
+  const entry = (name: string, ms: number | undefined, description: string) =>
+    `${name};dur=${(ms ?? 0).toFixed(2)};desc="${description}"`;
+  return [
+    entry("auth", timings.auth, "gateway key check"),
+    entry("parse", timings.parse, "request body parse"),
+    entry("inject", timings.inject, "request rewrite and tool injection"),
+    entry("upstream", timings.upstreamHeaders, "request sent to upstream headers"),
+  ].join(", ");
 }

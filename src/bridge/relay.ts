@@ -26,6 +26,8 @@ export interface RelayHooks {
   clientBytes?(chunk: Uint8Array): Uint8Array | string | null;
   /** Bytes to send once the upstream ended normally (only where clientBytes held some back). */
   clientTail?(): string | null;
+  /** Time from the first upstream chunk arriving to it being handed to the client, in ms. */
+  onFirstByte?(ms: number): void;
   /** The provider's mid-stream error event, sent when the upstream fails or stalls. */
   errorEvent(message: string): string;
   /** Called exactly once, when the upstream has been read to its end or given up on. */
@@ -89,43 +91,58 @@ export function relayStream(
   options.signal?.addEventListener("abort", onClientGone);
 
   const read = () => readWithTimeout(reader, limits.idleTimeoutMs);
+  let firstByteAt: number | null = null;
 
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        if (clientGone) return;
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await read();
-        } catch (error) {
+        // Loop until something reaches the client or the stream ends: a rewriter may hold a whole
+        // chunk back, and a pull that enqueues nothing is never called again (the response hangs).
+        for (;;) {
           if (clientGone) return;
-          const message = error instanceof Error ? error.message : String(error);
-          safely(() => controller.enqueue(encoder.encode(hooks.errorEvent(message))));
-          safely(() => controller.close());
-          reader.cancel().catch(() => {});
-          finish(
-            error instanceof StallError
-              ? { kind: "upstream_stalled", message }
-              : { kind: "upstream_error", message: `Upstream stream failed: ${message}` },
-          );
-          return;
-        }
-        if (result.done) {
-          if (!clientGone) {
-            const tail = hooks.clientTail?.();
-            if (tail) safely(() => controller.enqueue(encoder.encode(tail)));
+          let result: ReadableStreamReadResult<Uint8Array>;
+          try {
+            result = await read();
+          } catch (error) {
+            if (clientGone) return;
+            const message = error instanceof Error ? error.message : String(error);
+            safely(() => controller.enqueue(encoder.encode(hooks.errorEvent(message))));
             safely(() => controller.close());
-            finish({ kind: "completed" });
+            reader.cancel().catch(() => {});
+            finish(
+              error instanceof StallError
+                ? { kind: "upstream_stalled", message }
+                : { kind: "upstream_error", message: `Upstream stream failed: ${message}` },
+            );
+            return;
           }
-          return;
+          if (result.done) {
+            if (!clientGone) {
+              const tail = hooks.clientTail?.();
+              if (tail) safely(() => controller.enqueue(encoder.encode(tail)));
+              safely(() => controller.close());
+              finish({ kind: "completed" });
+            }
+            return;
+          }
+          const chunk = result.value;
+          let sent = false;
+          if (!clientGone) {
+            const arrived = firstByteAt === null ? performance.now() : 0;
+            const out = hooks.clientBytes ? hooks.clientBytes(chunk) : chunk;
+            const bytes = typeof out === "string" ? encoder.encode(out) : out;
+            if (bytes && bytes.byteLength > 0) {
+              sent = true;
+              safely(() => controller.enqueue(bytes));
+              if (firstByteAt === null) {
+                firstByteAt = performance.now();
+                hooks.onFirstByte?.(firstByteAt - arrived);
+              }
+            }
+          }
+          hooks.onChunk(chunk);
+          if (sent) return;
         }
-        const chunk = result.value;
-        if (!clientGone) {
-          const out = hooks.clientBytes ? hooks.clientBytes(chunk) : chunk;
-          const bytes = typeof out === "string" ? encoder.encode(out) : out;
-          if (bytes && bytes.byteLength > 0) safely(() => controller.enqueue(bytes));
-        }
-        hooks.onChunk(chunk);
       },
       cancel() {
         onClientGone();
