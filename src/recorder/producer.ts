@@ -6,6 +6,7 @@
  * is only lost if both the queue and D1 are down.
  */
 import { log } from "../log";
+import { writeMetric } from "../metrics/write";
 import type { RecordMessage } from "./records";
 import { writeRecords } from "./store";
 
@@ -16,6 +17,7 @@ const MAX_BATCH_MESSAGES = 100;
 export interface RecordSink {
   RECORDS: Queue<unknown>;
   DB: D1Database;
+  METRICS?: AnalyticsEngineDataset;
 }
 
 export interface SendOutcome {
@@ -65,11 +67,27 @@ export async function sendRecords(sink: RecordSink, records: readonly RecordMess
   if (oversized.length > 0) {
     await writeRecords(sink.DB, oversized);
     outcome.directOversized = oversized.length;
+    writeMetric(
+      sink.METRICS,
+      "gateway_event",
+      { event: "records_direct_write", detail: "oversized" },
+      {
+        count: oversized.length,
+      },
+    );
   }
   if (refused.length > 0) {
     await writeRecords(sink.DB, refused);
     outcome.directFallback = refused.length;
     log.warn("records_written_directly", { records: refused.length });
+    writeMetric(
+      sink.METRICS,
+      "gateway_event",
+      { event: "records_direct_write", detail: "queue_refused" },
+      {
+        count: refused.length,
+      },
+    );
   }
   return outcome;
 }
