@@ -1,0 +1,153 @@
+/**
+ * GET /admin/v1/usage?group_by=user|model|day|client[,…]&from=&to=&user=&model=
+ * Tokens by type, requests, cost and the number of unpriced usage records per group. Requests are
+ * counted per interception (failed ones included); tokens and cost come from its usage records.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
+
+/** SQL for each grouping dimension; days are UTC. */
+const DIMENSIONS = {
+  user: "i.initiator_id",
+  model: "i.model",
+  client: "i.client",
+  day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+} as const;
+type Dimension = keyof typeof DIMENSIONS;
+
+export interface UsageNumbers {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  cache_write_5m_tokens: number;
+  cache_write_1h_tokens: number;
+  reasoning_tokens: number;
+  /** Sum of priced usage; null when every usage record in the group is unpriced. */
+  cost_micros: number | null;
+  /** Usage records whose model has no price (their cost is not in cost_micros). */
+  unpriced_usages: number;
+}
+
+export type UsageRow = Partial<Record<Dimension, string>> &
+  UsageNumbers & {
+    total_tokens: number;
+    cost_usd: number | null;
+    /** Cache reads over all input (uncached + cache read + cache write); null without input. */
+    cache_hit_ratio: number | null;
+    last_seen: string | null;
+  };
+
+export function parseGroupBy(value: string | undefined): Dimension[] {
+  const names = (value || "user").split(",").map((name) => name.trim());
+  const valid = Object.keys(DIMENSIONS);
+  for (const name of names) {
+    if (!valid.includes(name)) {
+      throw new ParamError(
+        `group_by: one or two of ${valid.join(", ")} (comma-separated), got "${name.slice(0, 40)}".`,
+      );
+    }
+  }
+  if (names.length > 2 || new Set(names).size !== names.length) {
+    throw new ParamError("group_by: at most two different dimensions, e.g. day,user.");
+  }
+  return names as Dimension[];
+}
+
+export interface UsageFilter {
+  from: number;
+  to: number;
+  user: string | null;
+  model: string | null;
+}
+
+export async function queryUsage(db: D1Database, groupBy: Dimension[], filter: UsageFilter) {
+  const keys = groupBy.map((d) => `${DIMENSIONS[d]} as ${d}`).join(", ");
+  const sql = `
+    select ${keys},
+      count(distinct i.id) as requests,
+      coalesce(sum(t.input_tokens), 0) as input_tokens,
+      coalesce(sum(t.output_tokens), 0) as output_tokens,
+      coalesce(sum(t.cache_read_input_tokens), 0) as cache_read_tokens,
+      coalesce(sum(t.cache_write_input_tokens), 0) as cache_write_tokens,
+      coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_5m')), 0) as cache_write_5m_tokens,
+      coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_1h')), 0) as cache_write_1h_tokens,
+      coalesce(sum(json_extract(t.extra_token_types, '$.reasoning')), 0) as reasoning_tokens,
+      case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
+           else coalesce(sum(t.cost_micros), 0) end as cost_micros,
+      count(t.id) - count(t.cost_micros) as unpriced_usages,
+      max(i.started_at) as last_seen
+    from aibridge_interceptions i
+    left join aibridge_token_usages t on t.interception_id = i.id
+    where i.started_at >= ?1 and i.started_at < ?2
+      and (?3 is null or i.initiator_id = ?3)
+      and (?4 is null or i.model = ?4)
+    group by ${groupBy.join(", ")}
+    order by ${groupBy.map((d) => (d === "day" ? "day asc" : `${d} asc`)).join(", ")}`;
+  const { results } = await db
+    .prepare(sql)
+    .bind(filter.from, filter.to, filter.user, filter.model)
+    .all<UsageNumbers & Record<string, string | number> & { last_seen: number }>();
+  const rows = results.map(({ last_seen, ...row }) => withDerived(row as UsageNumbers, iso(last_seen)));
+  return { rows, totals: totalsOf(rows) };
+}
+
+function withDerived<T extends UsageNumbers>(row: T, lastSeen: string | null): T & UsageRow {
+  const input = row.input_tokens + row.cache_read_tokens + row.cache_write_tokens;
+  return {
+    ...row,
+    total_tokens: input + row.output_tokens,
+    cost_usd: row.cost_micros === null ? null : row.cost_micros / 1e6,
+    cache_hit_ratio: input > 0 ? row.cache_read_tokens / input : null,
+    last_seen: lastSeen,
+  };
+}
+
+function totalsOf(rows: UsageRow[]): UsageRow {
+  const sum = (pick: (row: UsageRow) => number) => rows.reduce((total, row) => total + pick(row), 0);
+  const priced =
+    rows.some((row) => row.cost_micros !== null) || rows.every((row) => row.unpriced_usages === 0);
+  const lastSeen = rows.reduce<string | null>(
+    (latest, row) => (row.last_seen && (!latest || row.last_seen > latest) ? row.last_seen : latest),
+    null,
+  );
+  return withDerived(
+    {
+      requests: sum((r) => r.requests),
+      input_tokens: sum((r) => r.input_tokens),
+      output_tokens: sum((r) => r.output_tokens),
+      cache_read_tokens: sum((r) => r.cache_read_tokens),
+      cache_write_tokens: sum((r) => r.cache_write_tokens),
+      cache_write_5m_tokens: sum((r) => r.cache_write_5m_tokens),
+      cache_write_1h_tokens: sum((r) => r.cache_write_1h_tokens),
+      reasoning_tokens: sum((r) => r.reasoning_tokens),
+      cost_micros: priced ? sum((r) => r.cost_micros ?? 0) : null,
+      unpriced_usages: sum((r) => r.unpriced_usages),
+    },
+    lastSeen,
+  );
+}
+
+export const adminUsageRoutes = new Hono<AppEnv>();
+
+adminUsageRoutes.get("/", async (c) => {
+  const groupBy = parseGroupBy(c.req.query("group_by"));
+  const range = parseRange((name) => c.req.query(name));
+  const filter: UsageFilter = {
+    ...range,
+    user: optionalText("user", c.req.query("user")),
+    model: optionalText("model", c.req.query("model")),
+  };
+  const { rows, totals } = await queryUsage(c.env.DB, groupBy, filter);
+  return c.json({
+    group_by: groupBy,
+    from: iso(range.from),
+    to: range.to === NO_END ? null : iso(range.to),
+    user: filter.user,
+    model: filter.model,
+    rows,
+    totals,
+  });
+});

@@ -1,0 +1,55 @@
+/** Retention: the scheduled handler deletes records older than RETENTION_DAYS, in bounded batches. */
+import { createScheduledController, env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { writeRecords } from "../../src/recorder/store";
+import { deleteOldRecords, RECORD_TABLES } from "../../src/retention";
+import { DAY_MS, seedRecords } from "./admin-seed";
+import { rows } from "./helpers";
+
+async function counts(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [table] of RECORD_TABLES) {
+    out[table] = (await rows<{ n: number }>(`select count(*) as n from ${table}`))[0]!.n;
+  }
+  return out;
+}
+
+beforeEach(async () => {
+  for (const [table] of RECORD_TABLES) await env.DB.prepare(`delete from ${table}`).run();
+  await writeRecords(env.DB, seedRecords());
+});
+
+describe("retention", () => {
+  it("the cron handler deletes only rows older than RETENTION_DAYS (60) from every record table", async () => {
+    const before = await counts();
+    await worker.scheduled(createScheduledController({ cron: "17 3 * * *" }), env);
+    const after = await counts();
+    // Only seed-s8 (90 days old) goes: its interception, usage and prompt rows. It has no tools.
+    expect(after).toEqual({
+      ...before,
+      aibridge_interceptions: before.aibridge_interceptions! - 1,
+      aibridge_token_usages: before.aibridge_token_usages! - 1,
+      aibridge_user_prompts: before.aibridge_user_prompts! - 1,
+    });
+    expect(await rows("select id from aibridge_interceptions where id = 'seed-s8'")).toEqual([]);
+    expect(await rows("select id from aibridge_interceptions where id = 'seed-s7'")).toHaveLength(1);
+  });
+
+  it("deletes in batches of batchSize and stops at maxBatches, leaving the rest for the next run", async () => {
+    const old = Date.now() - 100 * DAY_MS;
+    const insert = env.DB.prepare(
+      "insert into aibridge_tool_usages (id, interception_id, tool, input, injected, created_at) values (?, 'x', 'Old', '{}', 0, ?)",
+    );
+    await env.DB.batch(Array.from({ length: 7 }, (_, i) => insert.bind(`old-tool-${i}`, old + i)));
+
+    const first = await deleteOldRecords(env.DB, 60, Date.now(), { batchSize: 3, maxBatches: 2 });
+    expect(first.deleted.aibridge_tool_usages).toBe(6);
+    expect(first.incomplete).toBe(true);
+    const second = await deleteOldRecords(env.DB, 60, Date.now(), { batchSize: 3, maxBatches: 2 });
+    expect(second.deleted.aibridge_tool_usages).toBe(1);
+    expect(second.incomplete).toBe(false);
+    // Recent tool rows (seeds s1–s4) are untouched.
+    expect((await rows("select count(*) as n from aibridge_tool_usages"))[0]).toEqual({ n: 5 });
+  });
+});
