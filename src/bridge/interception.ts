@@ -6,6 +6,7 @@
 import { uuidv7 } from "uuidv7";
 import type { Actor } from "../auth/actor";
 import { log } from "../log";
+import { recordedCostMicros } from "../pricing";
 import { sendRecords } from "../recorder/producer";
 import type {
   InterceptionEnded,
@@ -123,7 +124,7 @@ export class Interception {
       id: uuidv7(),
       interceptionId: this.id,
       createdAt: Date.now(),
-      costMicros: null,
+      costMicros: recordedCostMicros(this.context.env, this.info.model, usage),
       ...usage,
     });
   }
