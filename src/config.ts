@@ -20,6 +20,7 @@ export interface Env {
   RETENTION_DAYS?: string;
   PRICING_OVERRIDES?: string;
   RECORDS_RETRY_BASE_SECONDS?: string;
+  UPSTREAM_IDLE_TIMEOUT_SECONDS?: string;
   [secret: string]: unknown;
 }
 
@@ -31,6 +32,8 @@ export interface Config {
   adminToken: string | undefined;
   byok: boolean;
   retentionDays: number;
+  /** Longest wait for upstream response headers, and longest silence inside a stream. */
+  upstreamIdleTimeoutMs: number;
   /** Raw MCP_SERVERS JSON; parsed and validated by src/mcp/config.ts. */
   mcpServersJson: string;
   /** Per-model prices from PRICING_OVERRIDES (lower-cased model id or family → USD per MTok). */
@@ -67,6 +70,7 @@ export function parseConfig(env: Env): Config {
     adminToken: parseAdminToken(env),
     byok: parseBoolean(env, "BYOK", true),
     retentionDays: parsePositiveInt(env, "RETENTION_DAYS", 60),
+    upstreamIdleTimeoutMs: parsePositiveInt(env, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 300) * 1000,
     mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",
     pricingOverrides: parsePricingOverrides(env),
   };

@@ -13,6 +13,7 @@ import { detectClient } from "./client";
 import {
   clientResponseHeaders,
   fetchUpstream,
+  UpstreamTimeoutError,
   UpstreamUnreachableError,
   upstreamRequestHeaders,
 } from "./http";
@@ -66,23 +67,33 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     // Central MCP tools: when some are injected, the inner loop (loop.ts) answers the request.
     const dialect = injectionDialect(adapter);
     if (dialect) {
-      const url = adapter.upstreamUrl(config, incomingUrl);
-      const looped = await runWithInjectedTools({ c, adapter, dialect, json, bytes, model, interception, url, headers });
+      const loop = { c, adapter, dialect, json, bytes, model, interception, headers };
+      const looped = await runWithInjectedTools({ ...loop, url: adapter.upstreamUrl(config, incomingUrl) });
       if (looped) return looped;
     }
 
     let upstream: Response;
     const upstreamStarted = performance.now();
     try {
-      upstream = await fetchUpstream(adapter.upstreamUrl(config, incomingUrl), {
-        method: "POST",
-        headers,
-        body: prepared?.bytes ?? bytes,
-      });
+      upstream = await fetchUpstream(
+        adapter.upstreamUrl(config, incomingUrl),
+        { method: "POST", headers, body: prepared?.bytes ?? bytes },
+        config.upstreamIdleTimeoutMs,
+      );
     } catch (error) {
       if (!(error instanceof UpstreamUnreachableError)) throw error;
-      interception.end({ status: "failed", errorType: "upstream_unreachable", errorMessage: error.message });
-      return adapter.errorResponse(502, `The gateway could not reach ${adapter.provider}.`);
+      const timedOut = error instanceof UpstreamTimeoutError;
+      interception.end({
+        status: "failed",
+        errorType: timedOut ? "upstream_timeout" : "upstream_unreachable",
+        errorMessage: error.message,
+      });
+      return timedOut
+        ? adapter.errorResponse(
+            504,
+            `${adapter.provider} did not answer within ${config.upstreamIdleTimeoutMs / 1000} s.`,
+          )
+        : adapter.errorResponse(502, `The gateway could not reach ${adapter.provider}.`);
     }
 
     interception.timings.upstreamHeaders = performance.now() - upstreamStarted;
@@ -157,7 +168,7 @@ function relayUpstreamStream(
         }
       },
     },
-    { signal: c.req.raw.signal },
+    { signal: c.req.raw.signal, limits: { idleTimeoutMs: c.get("config").upstreamIdleTimeoutMs } },
   );
 }
 

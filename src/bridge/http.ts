@@ -76,11 +76,35 @@ export class UpstreamUnreachableError extends Error {
   }
 }
 
-/** fetch() that turns a network failure (refused, reset, DNS) into one typed error for a 502. */
-export async function fetchUpstream(url: string, init: RequestInit): Promise<Response> {
+/** The upstream accepted the connection but sent no response headers in time (a 504). */
+export class UpstreamTimeoutError extends UpstreamUnreachableError {
+  constructor(readonly timeoutMs: number) {
+    super(new Error(`no response headers within ${Math.round(timeoutMs / 1000)} s`));
+    this.name = "UpstreamTimeoutError";
+  }
+}
+
+/**
+ * fetch() that turns a network failure (refused, reset, DNS) into one typed error for a 502, and
+ * an upstream that sends no headers within `timeoutMs` into UpstreamTimeoutError. The timer stops
+ * at the headers: a long answer after that is bounded by the relay's idle timeout instead.
+ */
+export async function fetchUpstream(url: string, init: RequestInit, timeoutMs?: number): Promise<Response> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer =
+    timeoutMs === undefined
+      ? null
+      : setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+        }, timeoutMs);
   try {
-    return await fetch(url, init);
+    return await fetch(url, { ...init, signal: controller.signal });
   } catch (error) {
+    if (timedOut && timeoutMs !== undefined) throw new UpstreamTimeoutError(timeoutMs);
     throw new UpstreamUnreachableError(error);
+  } finally {
+    if (timer !== null) clearTimeout(timer);
   }
 }
