@@ -38,6 +38,38 @@ export default defineConfig(async () => {
           },
         },
         {
+          // The MCP inner loop: MCP_SERVERS points at the real MCP server (plus one that is down),
+          // and the provider base URLs at a fake model that calls the injected tools.
+          plugins: [
+            cloudflareTest(({ inject }) => ({
+              main: "./src/index.ts",
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  ...TEST_SECRETS,
+                  ANTHROPIC_BASE_URL: inject("mcpUpstreamUrl"),
+                  OPENAI_BASE_URL: `${inject("mcpUpstreamUrl")}/v1`,
+                  MCP_SERVERS: JSON.stringify([
+                    { name: "everything", url: inject("mcpUrl"), allow: ["^echo$", "^get-sum$"] },
+                    { name: "down", url: "http://127.0.0.1:9/mcp" },
+                  ]),
+                  MCP_SKIP_MODELS: "haiku",
+                  MCP_MAX_ITERATIONS: "3",
+                  TEST_MIGRATIONS: migrations,
+                },
+              },
+            })),
+          ],
+          test: {
+            name: "worker-mcp",
+            include: ["test/worker-mcp/**/*.test.ts"],
+            setupFiles: ["./test/worker/setup.ts"],
+            globalSetup: ["./test/global-setup.ts", "./test/worker-mcp/global-setup.ts"],
+            // The first request of a file loads the MCP SDK and lists the tools cold.
+            testTimeout: 20_000,
+          },
+        },
+        {
           test: {
             name: "node",
             include: ["test/node/**/*.test.ts"],
