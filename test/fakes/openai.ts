@@ -9,7 +9,7 @@
  *
  * Scenarios (x-fake-scenario): default (text), tools (parallel tool calls / function calls with
  * reasoning), reasoning (reasoning, cached, audio and prediction tokens), error-400|401|429|500,
- * midstream-error, failed, incomplete, hangup (socket destroyed: an unreachable upstream).
+ * midstream-error, failed, incomplete, error-event, truncated (Responses), hangup (socket destroyed: an unreachable upstream).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { scenarioOf, startFakeServer, writeInPieces } from "./server";
@@ -473,7 +473,14 @@ function splitIn(text: string, parts: number): string[] {
 }
 
 function responsesStream(request: ResponsesRequest, scenario: string): string {
-  return responsesEvents(request, scenario)
+  let events = responsesEvents(request, scenario === "truncated" ? "tools" : scenario);
+  // truncated: the connection ends cleanly in the middle of a function call's arguments.
+  if (scenario === "truncated")
+    events = events.slice(
+      0,
+      events.findIndex((e) => e.type === "response.function_call_arguments.done"),
+    );
+  return events
     .map(
       (event, sequence_number) =>
         `event: ${event.type}\ndata: ${JSON.stringify({ ...event, sequence_number })}\n\n`,

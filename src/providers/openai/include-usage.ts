@@ -77,8 +77,11 @@ export class UsageChunkRemover implements StreamRewriter {
 
 /** Index just past the last blank line (two line ends in a row) in `text`, or -1. */
 function lastEventEnd(text: string): number {
+  // A trailing \r may be the first half of \r\n: wait for the next byte before cutting there.
+  const searchable = text.endsWith("\r") ? text.slice(0, -1) : text;
   let end = -1;
-  for (const match of text.matchAll(/(?:\r\n|\r|\n)(?:\r\n|\r|\n)/g)) end = match.index + match[0].length;
+  for (const match of searchable.matchAll(/(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)/g))
+    end = match.index + match[0].length;
   return end;
 }
 

@@ -188,7 +188,11 @@ export class ResponsesStreamParser implements StreamParser {
         break;
       }
       case "error":
-        this.error = describeOpenAIError(data as ErrorBody, "stream_error");
+        // The event's own `type` is just "error": its code says what went wrong.
+        this.error = describeOpenAIError(
+          { code: data.code as string, message: data.message as string },
+          "stream_error",
+        );
         break;
     }
   }
