@@ -1,0 +1,116 @@
+/**
+ * The load generator: Node's http client over keep-alive connections (one agent per path, so each
+ * path reuses its own connections), timing with performance.now(). Every request checks its status
+ * and counts body bytes, so a failing path cannot look fast.
+ */
+import { Agent, request as httpRequest } from "node:http";
+import { performance } from "node:perf_hooks";
+
+export function createAgent(maxSockets = 64) {
+  return new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+}
+
+/**
+ * One POST. Resolves with { status, bytes, ttfbMs (first body byte), totalMs, serverTiming }.
+ * `onData` may return a promise to slow the reader down (the socket is paused until it settles);
+ * `collect`, an array, receives the body chunks.
+ */
+export function post(target, { agent, headers, body, onData, collect, timeoutMs = 120_000 }) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const url = new URL(target);
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        agent,
+        headers: { ...headers, "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let ttfbMs = null;
+        let bytes = 0;
+        res.on("data", (chunk) => {
+          if (ttfbMs === null) ttfbMs = performance.now() - started;
+          bytes += chunk.length;
+          collect?.push(chunk);
+          const wait = onData?.(chunk.length, bytes);
+          if (wait) {
+            res.pause();
+            wait.then(() => res.resume());
+          }
+        });
+        res.on("end", () => {
+          clearTimeout(timer);
+          const totalMs = performance.now() - started;
+          const serverTiming = res.headers["server-timing"];
+          resolve({ status: res.statusCode, bytes, ttfbMs, totalMs, serverTiming });
+        });
+        res.on("error", reject);
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    req.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    req.end(body);
+  });
+}
+
+/** Throws unless the answer is a 200 with a body. */
+export function expectOk(path, result) {
+  if (result.status !== 200 || result.bytes === 0) {
+    throw new Error(`${path}: status ${result.status}, ${result.bytes} bytes`);
+  }
+  return result;
+}
+
+/**
+ * Closed-loop load: `concurrency` workers each send requests back to back until `durationMs` has
+ * passed or `maxRequests` were sent in total. Returns completed requests per second.
+ */
+export async function throughput(send, { concurrency, durationMs, maxRequests }) {
+  let sent = 0;
+  let completed = 0;
+  let failed = 0;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  const worker = async () => {
+    while (performance.now() < deadline && sent < maxRequests) {
+      sent++;
+      try {
+        const result = await send();
+        if (result.status === 200) completed++;
+        else failed++;
+      } catch {
+        failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  return { rps: completed / seconds, completed, failed, seconds };
+}
+
+/** A reader that consumes at most `bytesPerSecond` (pauses the socket to keep to it). */
+export function slowReader(bytesPerSecond) {
+  const started = performance.now();
+  return (_chunk, total) => {
+    const due = started + (total / bytesPerSecond) * 1000;
+    const wait = due - performance.now();
+    return wait > 1 ? new Promise((r) => setTimeout(r, wait)) : null;
+  };
+}
+
+export function percentile(values, p) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+export function median(values) {
+  return percentile(values, 50);
+}

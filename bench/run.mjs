@@ -1,0 +1,502 @@
+/**
+ * `npm run bench`: what the gateway adds, measured against a direct call and against a minimal
+ * pass-through Worker in the same runtime (the runtime's own floor).
+ *
+ * One run starts a fake Anthropic upstream (bench/lib/upstream.mjs, its own process), the
+ * pass-through Worker (bench/passthrough-worker) and the gateway under `wrangler dev` (local state
+ * in a temp dir, a real gateway key), then measures the three paths to the same upstream
+ * interleaved: every iteration visits all three, in a rotating order, after a warm-up. All traffic
+ * stays on 127.0.0.1 and every phase is bounded in requests and time.
+ *
+ *   node bench/run.mjs                 full run, prints the table, writes bench/RESULTS.md
+ *   node bench/run.mjs --smoke         a handful of iterations and tiny streams (< 60 s), no RESULTS.md
+ *   --json <file>                      also write the figures as JSON
+ *   --no-write                         do not touch bench/RESULTS.md
+ */
+import { execFileSync, fork } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createAgent, expectOk, percentile, post, slowReader, throughput } from "./lib/client.mjs";
+import { PROVIDER_KEY } from "./lib/upstream.mjs";
+import { PROJECT_ROOT, rssBytes, startWranglerDev, workerdPids, wranglerRun } from "./lib/wrangler.mjs";
+import { runMicro } from "./micro.mjs";
+
+const argv = process.argv.slice(2);
+const SMOKE = argv.includes("--smoke");
+const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : null;
+const WRITE_RESULTS = !SMOKE && !argv.includes("--no-write");
+
+const CONFIG = SMOKE
+  ? {
+      warmup: 3,
+      iterations: 8,
+      longEvents: 200,
+      longIterations: 3,
+      throughputMs: 600,
+      throughputRounds: 1,
+      maxRequests: 400,
+      bigBytes: 4 * 1024 * 1024,
+      slowReadBytesPerSecond: 16 * 1024 * 1024,
+    }
+  : {
+      warmup: 40,
+      iterations: 300,
+      longEvents: 4000,
+      longIterations: 25,
+      throughputMs: 3000,
+      throughputRounds: 3,
+      maxRequests: 20_000,
+      bigBytes: 100 * 1024 * 1024,
+      slowReadBytesPerSecond: 20 * 1024 * 1024,
+    };
+
+const log = (...args) => console.error(`[bench ${(performance.now() / 1000).toFixed(1)}s]`, ...args);
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+
+async function startUpstreamProcess() {
+  const child = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const { url } = await new Promise((resolve, reject) => {
+    child.once("message", resolve);
+    child.once("exit", (code) => reject(new Error(`upstream exited with ${code}`)));
+  });
+  return { url, pid: child.pid, stop: () => child.kill("SIGTERM") };
+}
+
+async function createGatewayKey(persistTo) {
+  await mkdir(persistTo, { recursive: true });
+  await wranglerRun(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+  const out = execFileSync(
+    process.execPath,
+    [
+      join(PROJECT_ROOT, "scripts/keys.mjs"),
+      "create",
+      "--user",
+      "bench@example.com",
+      "--persist-to",
+      persistTo,
+    ],
+    {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true" },
+    },
+  );
+  const key = out.toString().trim().split("\n").pop();
+  if (!key?.startsWith("aib_")) throw new Error(`no key in keys.mjs output:\n${out}`);
+  return key;
+}
+
+const BLOCKING_BODY = JSON.stringify({
+  model: "claude-sonnet-4-5-20250929",
+  max_tokens: 1024,
+  system: [{ type: "text", text: "You are a helpful assistant.", cache_control: { type: "ephemeral" } }],
+  messages: [{ role: "user", content: "Say hello to the benchmark, in one short sentence please." }],
+  metadata: { user_id: "user_bench_session_00000000-0000-4000-8000-000000000000" },
+});
+const STREAM_BODY = JSON.stringify({ ...JSON.parse(BLOCKING_BODY), stream: true });
+
+function pathsFor(upstream, passthrough, gateway, gatewayKey) {
+  const common = {
+    "content-type": "application/json",
+    "anthropic-version": "2023-06-01",
+    "user-agent": "claude-cli/2.0.0 (external, cli)",
+  };
+  const agentPerPath = () => createAgent(64);
+  return [
+    { name: "direct", url: `${upstream.url}/v1/messages`, headers: { ...common, "x-api-key": PROVIDER_KEY } },
+    {
+      name: "passthrough",
+      url: `${passthrough.url}/anthropic/v1/messages`,
+      headers: { ...common, "x-api-key": PROVIDER_KEY },
+      dev: passthrough,
+    },
+    {
+      name: "gateway",
+      url: `${gateway.url}/anthropic/v1/messages`,
+      headers: { ...common, "x-api-key": gatewayKey },
+      dev: gateway,
+    },
+  ].map((path) => ({ ...path, agent: agentPerPath() }));
+}
+
+/** Every iteration visits all paths; the order rotates so no path is always first or last. */
+function rotated(paths, i) {
+  return paths.map((_, k) => paths[(i + k) % paths.length]);
+}
+
+const send = (path, body, extra = {}) =>
+  post(path.url, { agent: path.agent, headers: { ...path.headers, ...extra }, body }).then((r) =>
+    expectOk(path.name, r),
+  );
+
+// ---------------------------------------------------------------------------------------------
+// Phases
+
+async function checkPaths(paths) {
+  // The same upstream answer, byte for byte, through every path (the gateway relays bytes untouched).
+  const bodies = [];
+  for (const path of paths) {
+    const chunks = [];
+    const result = await post(path.url, {
+      agent: path.agent,
+      headers: { ...path.headers, "x-bench-events": "50" },
+      body: STREAM_BODY,
+      collect: chunks,
+    });
+    expectOk(path.name, result);
+    bodies.push(createHash("sha256").update(Buffer.concat(chunks)).digest("hex"));
+  }
+  if (new Set(bodies).size !== 1) throw new Error("the paths relayed different stream bytes");
+}
+
+async function latencyPhase(paths) {
+  const samples = Object.fromEntries(
+    paths.map((p) => [p.name, { blocking: [], ttfb: [], long: [], timing: [] }]),
+  );
+  const total = CONFIG.warmup + CONFIG.iterations;
+  for (let i = 0; i < total; i++) {
+    const warm = i < CONFIG.warmup;
+    for (const path of rotated(paths, i)) {
+      const result = await send(path, BLOCKING_BODY);
+      if (!warm) samples[path.name].blocking.push(result.totalMs);
+      if (!warm && result.serverTiming) samples[path.name].timing.push(result.serverTiming);
+    }
+    for (const path of rotated(paths, i + 1)) {
+      const result = await send(path, STREAM_BODY, { "x-bench-events": "20" });
+      if (!warm) samples[path.name].ttfb.push(result.ttfbMs);
+    }
+    if ((i + 1) % 50 === 0) log(`latency ${i + 1}/${total}`);
+  }
+  const longTotal = Math.max(1, Math.round(CONFIG.warmup / 10)) + CONFIG.longIterations;
+  let longBytes = 0;
+  for (let i = 0; i < longTotal; i++) {
+    for (const path of rotated(paths, i)) {
+      const result = await send(path, STREAM_BODY, { "x-bench-events": String(CONFIG.longEvents) });
+      if (i >= longTotal - CONFIG.longIterations) samples[path.name].long.push(result.totalMs);
+      longBytes = result.bytes;
+    }
+  }
+  return { samples, longBytes };
+}
+
+async function throughputPhase(paths) {
+  const out = {};
+  for (const concurrency of [16, 64]) {
+    const totals = Object.fromEntries(paths.map((p) => [p.name, { completed: 0, failed: 0, seconds: 0 }]));
+    // A short warm-up at this concurrency opens the connections on every path.
+    for (const path of paths) {
+      await throughput(() => send(path, BLOCKING_BODY), {
+        concurrency,
+        durationMs: 300,
+        maxRequests: concurrency * 4,
+      });
+    }
+    for (let round = 0; round < CONFIG.throughputRounds; round++) {
+      for (const path of rotated(paths, round)) {
+        const result = await throughput(() => send(path, BLOCKING_BODY), {
+          concurrency,
+          durationMs: CONFIG.throughputMs,
+          maxRequests: CONFIG.maxRequests,
+        });
+        totals[path.name].completed += result.completed;
+        totals[path.name].failed += result.failed;
+        totals[path.name].seconds += result.seconds;
+      }
+    }
+    out[concurrency] = Object.fromEntries(
+      Object.entries(totals).map(([name, t]) => [name, { rps: t.completed / t.seconds, ...t }]),
+    );
+    log(`throughput c${concurrency}: ${JSON.stringify(out[concurrency])}`);
+  }
+  return out;
+}
+
+/** Relays one big stream to a client reading at a fixed slow rate, sampling workerd RSS from /proc. */
+async function memoryPhase(paths) {
+  const out = {};
+  for (const path of paths) {
+    if (!path.dev) {
+      out[path.name] = null;
+      continue;
+    }
+    const pids = workerdPids(path.dev.pid);
+    if (pids.length === 0) throw new Error(`no workerd process under ${path.name}'s wrangler dev`);
+    const baselineSamples = [];
+    for (let i = 0; i < 5; i++) {
+      baselineSamples.push(rssBytes(pids));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const baseline = Math.max(...baselineSamples);
+    let peak = baseline;
+    const trace = [];
+    const sampler = setInterval(() => {
+      const rss = rssBytes(pids);
+      peak = Math.max(peak, rss);
+      trace.push(rss);
+    }, 50);
+    const result = await post(path.url, {
+      agent: path.agent,
+      headers: { ...path.headers, "x-bench-bytes": String(CONFIG.bigBytes) },
+      body: STREAM_BODY,
+      onData: slowReader(CONFIG.slowReadBytesPerSecond),
+      timeoutMs: 300_000,
+    });
+    clearInterval(sampler);
+    expectOk(path.name, result);
+    if (result.bytes < CONFIG.bigBytes)
+      throw new Error(`${path.name}: big stream cut at ${result.bytes} bytes`);
+    out[path.name] = {
+      baseline,
+      peak,
+      growth: peak - baseline,
+      bytes: result.bytes,
+      seconds: result.totalMs / 1000,
+      pids: pids.length,
+      trace,
+    };
+    log(`memory ${path.name}: ${mb(baseline)} → ${mb(peak)} MB over ${(result.totalMs / 1000).toFixed(1)} s`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
+const ms = (value) => (Number.isFinite(value) ? value.toFixed(2) : "—");
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : Number.NaN);
+
+function summarize(latency, tput, memory) {
+  const rows = [];
+  const stat = (kind, p) =>
+    Object.fromEntries(Object.entries(latency.samples).map(([n, s]) => [n, percentile(s[kind], p)]));
+  const add = (metric, unit, values, lowerIsBetter, target) =>
+    rows.push({
+      metric,
+      unit,
+      values,
+      ratio: ratio(values.gateway, values.passthrough),
+      lowerIsBetter,
+      target,
+    });
+  add("Blocking latency p50", "ms", stat("blocking", 50), true, 1.1);
+  add("Blocking latency p99", "ms", stat("blocking", 99), true);
+  add("Streaming TTFB p50", "ms", stat("ttfb", 50), true, 1.1);
+  add("Streaming TTFB p99", "ms", stat("ttfb", 99), true);
+  add(
+    `Long stream full time p50 (${CONFIG.longEvents} events, ${(latency.longBytes / 1e6).toFixed(2)} MB)`,
+    "ms",
+    stat("long", 50),
+    true,
+  );
+  for (const c of [16, 64]) {
+    add(
+      `Throughput, concurrency ${c}`,
+      "req/s",
+      Object.fromEntries(Object.entries(tput[c]).map(([n, t]) => [n, t.rps])),
+      false,
+    );
+  }
+  const mem = (field) =>
+    Object.fromEntries(Object.entries(memory).map(([n, m]) => [n, m ? m[field] / 1024 / 1024 : Number.NaN]));
+  add(`workerd RSS before the ${mb(CONFIG.bigBytes)} MB stream`, "MB", mem("baseline"), true);
+  add(
+    `workerd RSS peak while relaying it (client reads ${mb(CONFIG.slowReadBytesPerSecond)} MB/s)`,
+    "MB",
+    mem("peak"),
+    true,
+  );
+  add("workerd RSS growth (peak − before)", "MB", mem("growth"), true);
+  return rows;
+}
+
+function serverTimingMedians(samples) {
+  const phases = {};
+  for (const header of samples) {
+    for (const part of header.split(",")) {
+      const match = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
+      if (match) (phases[match[1]] ??= []).push(Number(match[2]));
+    }
+  }
+  return Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, percentile(v, 50)]));
+}
+
+function formatRows(rows) {
+  const lines = [
+    "| metric | direct | pass-through Worker | gateway | gateway ÷ pass-through | target |",
+    "|---|---:|---:|---:|---:|---|",
+  ];
+  for (const row of rows) {
+    const f = (v) => (row.unit === "req/s" ? (Number.isFinite(v) ? v.toFixed(0) : "—") : ms(v));
+    const met = row.target ? (row.ratio <= row.target ? `≤ ${row.target}× ✅` : `≤ ${row.target}× ❌`) : "";
+    lines.push(
+      `| ${row.metric} (${row.unit}) | ${f(row.values.direct)} | ${f(row.values.passthrough)} | ${f(row.values.gateway)} | ${
+        Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : "—"
+      } | ${met} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function formatMicro(micro) {
+  const { sse, injection } = micro;
+  const mbps = (v) => `${v.toFixed(0)} MB/s`;
+  const pass = (ok) => (ok ? "✅" : "❌");
+  return [
+    "| micro-benchmark (Node, src/ bundled with esbuild) | result | target |",
+    "|---|---:|---|",
+    `| SSE decoder + Anthropic usage extractor, 16 KiB reads (${(sse.streamBytes / 1e6).toFixed(2)} MB, ${sse.events} events) | ${mbps(sse.extract16k)} | ≥ 200 MB/s ${pass(sse.extract16k >= 200)} |`,
+    `| SSE decoder + extractor, one event per read | ${mbps(sse.extractPerEvent)} | |`,
+    `| SSE decoder alone (TextDecoder + eventsource-parser), 16 KiB reads | ${mbps(sse.decoder16k)} | |`,
+    `| SSE decoder alone, one event per read | ${mbps(sse.decoderPerEvent)} | |`,
+    `| TextDecoder alone, 16 KiB reads | ${mbps(sse.textDecoder16k)} | |`,
+    `| Tool injection, ${(injection.bodyBytes / 1024).toFixed(0)} KB body + ${injection.injectedTools} tools (decode, prepare, encode), p50 | ${injection.injectMs.toFixed(2)} ms | ≤ 2 ms ${pass(injection.injectMs <= 2)} |`,
+    `| Tool injection p99 | ${injection.injectP99Ms.toFixed(2)} ms | |`,
+    `| anthropicInjection.prepare alone (the JSON text splice) | ${injection.prepareOnlyMs.toFixed(2)} ms | |`,
+    `| Body parse every bridged request pays (readJsonBody, same body) | ${injection.parseMs.toFixed(2)} ms | |`,
+  ].join("\n");
+}
+
+function machine() {
+  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU";
+  const cores = (cpuinfo.match(/^processor\s*:/gm) ?? []).length;
+  const memKb = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0);
+  const wrangler = JSON.parse(
+    readFileSync(join(PROJECT_ROOT, "node_modules/wrangler/package.json"), "utf8"),
+  ).version;
+  return { cpu: model, cores, memoryGiB: (memKb / 1024 / 1024).toFixed(1), node: process.version, wrangler };
+}
+
+const START = "<!-- bench:results:start -->";
+const END = "<!-- bench:results:end -->";
+
+async function writeResults(report) {
+  const file = join(PROJECT_ROOT, "bench/RESULTS.md");
+  const m = report.machine;
+  const timing = Object.entries(report.gatewayServerTiming)
+    .map(([k, v]) => `${k} ${v.toFixed(2)} ms`)
+    .join(", ");
+  const generated = [
+    START,
+    `Generated by \`${report.command}\` on ${report.date}.`,
+    "",
+    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM; Node ${m.node}; wrangler ${m.wrangler} (local workerd).`,
+    `- Load average (1 min) at start ${report.load.start.toFixed(2)}, at end ${report.load.end.toFixed(2)}; run took ${report.seconds.toFixed(0)} s.`,
+    `- ${CONFIG.iterations} interleaved iterations per path after ${CONFIG.warmup} warm-up; ${CONFIG.longIterations} long streams per path; throughput ${CONFIG.throughputRounds} × ${CONFIG.throughputMs / 1000} s per path and concurrency.`,
+    `- Gateway Server-Timing medians (blocking): ${timing || "n/a"}.`,
+    "",
+    formatRows(report.rows),
+    "",
+    formatMicro(report.micro),
+    END,
+  ].join("\n");
+  let text = existsSync(file) ? readFileSync(file, "utf8") : `# Benchmark results\n\n${START}\n${END}\n`;
+  if (!text.includes(START) || !text.includes(END)) text = `${text.trimEnd()}\n\n${START}\n${END}\n`;
+  text = text.slice(0, text.indexOf(START)) + generated + text.slice(text.indexOf(END) + END.length);
+  await writeFile(file, text);
+  log(`wrote ${file}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const started = performance.now();
+  const loadStart = loadavg()[0];
+  log(
+    `${SMOKE ? "smoke" : "full"} run; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
+  const state = await mkdtemp(join(tmpdir(), "aibridge-bench-"));
+  const stops = [];
+  try {
+    const upstream = await startUpstreamProcess();
+    stops.push(upstream.stop);
+    log(`upstream ${upstream.url}; starting wrangler dev ×2`);
+    // The pass-through Worker starts while the gateway's local D1 gets its migrations and a key.
+    const [passthrough, [gateway, gatewayKey]] = await Promise.all([
+      startWranglerDev({
+        name: "passthrough",
+        config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
+        vars: { UPSTREAM_URL: upstream.url },
+        persistTo: join(state, "passthrough"),
+      }).then((dev) => {
+        stops.push(dev.stop);
+        return dev;
+      }),
+      createGatewayKey(join(state, "gateway")).then(async (key) => {
+        const dev = await startWranglerDev({
+          name: "gateway",
+          config: join(PROJECT_ROOT, "wrangler.toml"),
+          vars: {
+            ANTHROPIC_BASE_URL: upstream.url,
+            OPENAI_BASE_URL: `${upstream.url}/v1`,
+            ANTHROPIC_API_KEY: PROVIDER_KEY,
+            OPENAI_API_KEY: "sk-openai-bench-unused",
+            ADMIN_TOKEN: randomBytes(24).toString("hex"),
+            MCP_SERVERS: "[]",
+          },
+          persistTo: join(state, "gateway"),
+        });
+        stops.push(dev.stop);
+        return [dev, key];
+      }),
+    ]);
+    const paths = pathsFor(upstream, passthrough, gateway, gatewayKey);
+    log(`passthrough ${passthrough.url}, gateway ${gateway.url}`);
+
+    await checkPaths(paths);
+    const latency = await latencyPhase(paths);
+    const tput = await throughputPhase(paths);
+    const memory = await memoryPhase(paths);
+    for (const path of paths) path.agent.destroy();
+    for (const stop of stops.splice(0).reverse()) await stop();
+
+    log("micro-benchmarks");
+    const micro = await runMicro({ smoke: SMOKE });
+    const rows = summarize(latency, tput, memory);
+    const report = {
+      mode: SMOKE ? "smoke" : "full",
+      command: SMOKE ? "node bench/run.mjs --smoke" : "npm run bench",
+      date: new Date().toISOString(),
+      seconds: (performance.now() - started) / 1000,
+      load: { start: loadStart, end: loadavg()[0] },
+      machine: machine(),
+      config: CONFIG,
+      rows,
+      throughput: tput,
+      memory: Object.fromEntries(
+        Object.entries(memory).map(([n, m]) => [n, m && { ...m, trace: undefined }]),
+      ),
+      gatewayServerTiming: serverTimingMedians(latency.samples.gateway.timing),
+      micro,
+    };
+    console.log(`\n${formatRows(rows)}\n\n${formatMicro(micro)}\n`);
+    console.log("gateway ÷ pass-through Worker:");
+    for (const row of rows) {
+      if (Number.isFinite(row.ratio)) console.log(`  ${row.metric}: ${row.ratio.toFixed(2)}×`);
+    }
+    if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify(report, null, 2));
+    if (WRITE_RESULTS) await writeResults(report);
+    log(`done in ${report.seconds.toFixed(0)} s`);
+  } finally {
+    for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => {});
+    await rm(state, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
