@@ -322,7 +322,8 @@ function serverTimingMedians(samples) {
   for (const header of samples) {
     for (const part of header.split(",")) {
       const match = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
-      if (match) (phases[match[1]] ??= []).push(Number(match[2]));
+      if (!match) continue;
+      phases[match[1]] = [...(phases[match[1]] ?? []), Number(match[2])];
     }
   }
   return Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, percentile(v, 50)]));
