@@ -79,18 +79,34 @@ export function relayStream(
     }
   };
 
+  // One upstream read at a time, shared: workerd's fetch bodies allow a single pending read, and a
+  // disconnect usually arrives while pull() waits on one. The drain then awaits that same read
+  // (a second read would throw and lose the rest of the stream) and owns its chunk.
+  let inflight: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
+  const sharedRead = () => {
+    if (!inflight) {
+      const read = reader.read();
+      inflight = read;
+      const clear = () => {
+        if (inflight === read) inflight = null;
+      };
+      read.then(clear, clear);
+    }
+    return inflight;
+  };
+
   let clientGone = false;
   const onClientGone = () => {
     if (clientGone || finished) return;
     clientGone = true;
-    drain(reader, hooks, limits).then(
+    drain(reader, sharedRead, hooks, limits).then(
       () => finish({ kind: "client_disconnected" }),
       () => finish({ kind: "client_disconnected" }),
     );
   };
   options.signal?.addEventListener("abort", onClientGone);
 
-  const read = () => readWithTimeout(reader, limits.idleTimeoutMs);
+  const read = () => readWithTimeout(sharedRead, limits.idleTimeoutMs);
   let firstByteAt: number | null = null;
 
   return new ReadableStream<Uint8Array>(
@@ -125,6 +141,8 @@ export function relayStream(
             }
             return;
           }
+          // The client left while this read was pending: the drain got the same chunk and owns it.
+          if (clientGone) return;
           const chunk = result.value;
           let sent = false;
           if (!clientGone) {
@@ -154,6 +172,7 @@ export function relayStream(
 
 async function drain(
   reader: ReadableStreamDefaultReader<Uint8Array>,
+  sharedRead: () => Promise<ReadableStreamReadResult<Uint8Array>>,
   hooks: RelayHooks,
   limits: RelayLimits,
 ): Promise<void> {
@@ -163,7 +182,7 @@ async function drain(
     for (;;) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || bytes > limits.drainMaxBytes) break;
-      const result = await readWithTimeout(reader, remaining);
+      const result = await readWithTimeout(sharedRead, remaining);
       if (result.done) return;
       bytes += result.value.byteLength;
       hooks.onChunk(result.value);
@@ -173,8 +192,9 @@ async function drain(
   }
 }
 
+/** A timeout leaves the read pending; the next sharedRead() returns it rather than losing it. */
 function readWithTimeout(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  sharedRead: () => Promise<ReadableStreamReadResult<Uint8Array>>,
   timeoutMs: number,
 ): Promise<ReadableStreamReadResult<Uint8Array>> {
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -184,7 +204,7 @@ function readWithTimeout(
       timeoutMs,
     );
   });
-  return Promise.race([reader.read(), timeout]).finally(() => {
+  return Promise.race([sharedRead(), timeout]).finally(() => {
     if (timer !== null) clearTimeout(timer);
   });
 }
