@@ -9,6 +9,8 @@ import { type CredentialStyle, resolveActor } from "../auth/actor";
 import { ConfigError, getConfig } from "../config";
 
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Providers and their proxies refuse far smaller header blocks; refuse clearly here instead of a 502. */
+export const MAX_HEADER_BYTES = 32 * 1024;
 
 type ErrorResponse = (status: number, message: string, type?: string) => Response;
 
@@ -25,10 +27,18 @@ export function configured(errorResponse: ErrorResponse): MiddlewareHandler<AppE
 }
 
 export function sizeCapped(errorResponse: ErrorResponse): MiddlewareHandler<AppEnv> {
-  return bodyLimit({
+  const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => errorResponse(413, `Request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB.`),
   });
+  return async (c, next) => {
+    let headerBytes = 0;
+    for (const [name, value] of c.req.raw.headers) headerBytes += name.length + value.length + 4;
+    if (headerBytes > MAX_HEADER_BYTES) {
+      return errorResponse(431, `Request headers are larger than ${MAX_HEADER_BYTES / 1024} KiB.`);
+    }
+    return limitBody(c, next);
+  };
 }
 
 export function authenticated(

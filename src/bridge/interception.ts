@@ -6,6 +6,7 @@
 import { uuidv7 } from "uuidv7";
 import type { Actor } from "../auth/actor";
 import { log } from "../log";
+import { writeMetric } from "../metrics/write";
 import { recordedCostMicros } from "../pricing";
 import { sendRecords } from "../recorder/producer";
 import type {
@@ -18,7 +19,7 @@ import type {
 } from "../recorder/records";
 
 export interface InterceptionContext {
-  env: { RECORDS: Queue<unknown>; DB: D1Database };
+  env: { RECORDS: Queue<unknown>; DB: D1Database; METRICS?: AnalyticsEngineDataset };
   ctx: WaitUntil;
 }
 
@@ -37,7 +38,23 @@ export interface OpenInterception {
   clientSessionId: string | null;
   correlatingToolCallId: string | null;
   streaming: boolean;
+  /** The request path and method, as metric labels. */
+  route?: string;
+  method?: string;
   metadata?: Record<string, unknown>;
+}
+
+/**
+ * The gateway's own time on a request, in milliseconds (what it adds, not the upstream's time):
+ * auth, body parse, tool injection, request sent → upstream headers, upstream first byte → client
+ * first byte. Filled in by the handler as it goes; sent as Server-Timing and as a datapoint.
+ */
+export interface OverheadTimings {
+  auth: number;
+  parse: number;
+  inject: number;
+  upstreamHeaders: number;
+  firstByte: number;
 }
 
 export type TokenUsageInput = Omit<TokenUsage, "kind" | "id" | "interceptionId" | "createdAt" | "costMicros">;
@@ -72,8 +89,11 @@ export class Interception {
     toolCalls: 0,
     injectedToolCalls: 0,
   };
+  readonly timings: Partial<OverheadTimings> = {};
   private readonly buffer: RecordMessage[] = [];
   private ended: InterceptionEnded | null = null;
+  private readonly route: string;
+  private readonly method: string;
 
   constructor(
     private readonly context: InterceptionContext,
@@ -85,17 +105,21 @@ export class Interception {
       apiKeyId: open.actor.keyId,
       provider: open.provider,
       providerName: open.providerName,
-      model: open.model,
+      // Client-controlled strings are bounded: a huge header must not make every record oversized.
+      model: bounded(open.model),
       client: open.client,
-      userAgent: open.userAgent,
-      clientSessionId: open.clientSessionId,
-      correlatingToolCallId: open.correlatingToolCallId,
+      userAgent: bounded(open.userAgent, 512),
+      clientSessionId: bounded(open.clientSessionId),
+      correlatingToolCallId: bounded(open.correlatingToolCallId),
       credentialKind: open.actor.credentialKind,
       credentialHint: open.actor.credentialHint,
       streaming: open.streaming,
       startedAt: Date.now(),
       metadata: open.metadata ?? null,
     };
+    this.route = open.route ?? `/${open.provider}/${open.providerName}`;
+    this.method = open.method ?? "POST";
+    writeMetric(context.env.METRICS, "interception_start", this.labels(), { count: 1 });
     this.send([
       { kind: "interception_started", ...this.info },
       { kind: "key_used", id: open.actor.keyId, usedAt: this.info.startedAt },
@@ -176,7 +200,9 @@ export class Interception {
       errorType: outcome.errorType ?? null,
       errorMessage: outcome.errorMessage ? outcome.errorMessage.slice(0, 2000) : null,
     };
-    this.send([...this.buffer.splice(0), this.ended]);
+    const records = this.buffer.splice(0);
+    this.send([...records, this.ended]);
+    this.writeEndMetrics(records, this.ended);
     log.info("interception", {
       id: this.id,
       user: this.info.initiatorId,
@@ -198,6 +224,65 @@ export class Interception {
     });
   }
 
+  private labels() {
+    return {
+      provider: this.info.provider,
+      model: this.info.model,
+      route: this.route,
+      method: this.method,
+      client: this.info.client,
+      initiator: this.info.initiatorId,
+    };
+  }
+
+  private writeEndMetrics(records: RecordMessage[], ended: InterceptionEnded): void {
+    const sink = this.context.env.METRICS;
+    const { provider, model, client, initiator } = this.labels();
+    const t = this.timings;
+    const overhead = (t.auth ?? 0) + (t.parse ?? 0) + (t.inject ?? 0) + (t.firstByte ?? 0);
+    writeMetric(
+      sink,
+      "interception_end",
+      { ...this.labels(), status: ended.status },
+      {
+        count: 1,
+        duration_seconds: (ended.endedAt - this.info.startedAt) / 1000,
+        auth_ms: t.auth ?? 0,
+        parse_ms: t.parse ?? 0,
+        inject_ms: t.inject ?? 0,
+        upstream_headers_ms: t.upstreamHeaders ?? 0,
+        first_byte_ms: t.firstByte ?? 0,
+        overhead_ms: overhead,
+      },
+    );
+    const tokens: Record<string, number> = {
+      input: this.totals.inputTokens,
+      output: this.totals.outputTokens,
+      cache_read: this.totals.cacheReadInputTokens,
+      cache_write: this.totals.cacheWriteInputTokens,
+      ...this.totals.extra,
+    };
+    for (const [type, count] of Object.entries(tokens)) {
+      if (count > 0)
+        writeMetric(sink, "tokens", { provider, model, type, initiator, client }, { tokens: count });
+    }
+    for (const record of records) {
+      if (record.kind === "prompt") {
+        writeMetric(sink, "prompt", { provider, model, initiator, client }, { count: 1 });
+      } else if (record.kind === "tool_usage" && record.injected) {
+        const outcome = record.invocationError ? "error" : "ok";
+        writeMetric(
+          sink,
+          "injected_tool",
+          { provider, model, server: record.serverUrl ?? "", name: record.tool, outcome },
+          { count: 1 },
+        );
+      } else if (record.kind === "tool_usage") {
+        writeMetric(sink, "tool_selection", { provider, model, name: record.tool, client }, { count: 1 });
+      }
+    }
+  }
+
   private send(records: RecordMessage[]): void {
     this.context.ctx.waitUntil(
       sendRecords(this.context.env, records).catch((error) => {
@@ -209,4 +294,8 @@ export class Interception {
       }),
     );
   }
+}
+
+function bounded<T extends string | null>(value: T, max = 256): T {
+  return (value === null ? value : value.slice(0, max)) as T;
 }

@@ -1,0 +1,337 @@
+/**
+ * Bad input and injected faults: every refusal is a clear error in the provider's own shape, no
+ * answer is a 5xx the provider would not have given, and D1 stays consistent (every interception
+ * opened is ended exactly once). Secrets never appear in any output channel.
+ */
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import worker from "../../src/index";
+import { createKey, endedInterception, eventually, fakeRequests, GATEWAY, rows } from "./helpers";
+
+let key: string;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  ({ key } = await createKey("robust@example.com"));
+  for (const level of ["log", "warn", "error", "info", "debug"] as const) {
+    const original = console[level].bind(console);
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      logs.push(args.map(String).join(" "));
+      original(...args);
+    });
+  }
+});
+
+afterAll(() => {
+  vi.restoreAllMocks();
+});
+
+const anthropicHeaders = () => ({ "x-api-key": key, "content-type": "application/json" });
+const openaiHeaders = () => ({ authorization: `Bearer ${key}`, "content-type": "application/json" });
+
+function post(path: string, body: BodyInit | null, headers: Record<string, string>) {
+  return SELF.fetch(`${GATEWAY}${path}`, { method: "POST", headers, body });
+}
+
+async function expectAnthropicError(response: Response, status: number, message: RegExp) {
+  expect(response.status).toBe(status);
+  const body = await response.json<{ type: string; error: { type: string; message: string } }>();
+  expect(body.type).toBe("error");
+  expect(body.error.message).toMatch(message);
+}
+
+async function expectOpenAIError(response: Response, status: number, message: RegExp) {
+  expect(response.status).toBe(status);
+  const body = await response.json<{
+    error: { message: string; type: string; param: unknown; code: unknown };
+  }>();
+  expect(Object.keys(body.error).sort()).toEqual(["code", "message", "param", "type"]);
+  expect(body.error.message).toMatch(message);
+}
+
+const ROUTES = [
+  { path: "/anthropic/v1/messages", headers: anthropicHeaders, expectError: expectAnthropicError },
+  { path: "/openai/v1/chat/completions", headers: openaiHeaders, expectError: expectOpenAIError },
+  { path: "/openai/v1/responses", headers: openaiHeaders, expectError: expectOpenAIError },
+];
+
+describe.each(ROUTES)("bad input on $path", ({ path, headers, expectError }) => {
+  it("malformed JSON → 400", async () => {
+    await expectError(await post(path, '{"model": "x", ', headers()), 400, /not valid JSON/);
+  });
+  it("non-JSON content type → 400", async () => {
+    const response = await post(path, "model=x", {
+      ...headers(),
+      "content-type": "application/x-www-form-urlencoded",
+    });
+    await expectError(response, 400, /content-type/i);
+  });
+  it("empty body → 400", async () => {
+    await expectError(await post(path, "", headers()), 400, /empty/);
+  });
+  it("invalid UTF-8 → 400", async () => {
+    const bytes = new Uint8Array([...new TextEncoder().encode('{"model":"m","x":"'), 0xc3, 0x28, 0x22, 0x7d]);
+    await expectError(await post(path, bytes, headers()), 400, /UTF-8/);
+  });
+  it("missing, empty or non-string model, or a non-object body → 400", async () => {
+    await expectError(await post(path, JSON.stringify({ messages: [] }), headers()), 400, /model/);
+    await expectError(await post(path, JSON.stringify({ model: "" }), headers()), 400, /model/);
+    await expectError(await post(path, JSON.stringify({ model: 42 }), headers()), 400, /model/);
+    await expectError(await post(path, JSON.stringify([{ model: "m" }]), headers()), 400, /object/);
+    await expectError(await post(path, "null", headers()), 400, /object/);
+  });
+  it("a body over 32 MiB → 413, refused before it reaches the upstream", async () => {
+    const before = (await fakeRequests(inject("anthropicUrl"))).length;
+    const huge = new Uint8Array(32 * 1024 * 1024 + 10).fill(0x20);
+    await expectError(await post(path, huge, headers()), 413, /32 MiB/);
+    // Chunked (no content-length): cut off while streaming in, not after reading it all.
+    let sent = 0;
+    const chunked = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > 40 * 1024 * 1024) return controller.close();
+        sent += 1024 * 1024;
+        controller.enqueue(new Uint8Array(1024 * 1024).fill(0x20));
+      },
+    });
+    await expectError(await post(path, chunked, headers()), 413, /32 MiB/);
+    expect((await fakeRequests(inject("anthropicUrl"))).length).toBe(before);
+  });
+  it("deeply nested JSON does not crash the gateway", async () => {
+    const depth = 100_000;
+    const body = `{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"metadata":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+    const response = await post(path, body, { ...headers(), "x-fake-scenario": "status-400" });
+    expect(response.status).toBeLessThan(500);
+  });
+  it("a method the route does not take → 405 in the provider's shape", async () => {
+    const response = await SELF.fetch(`${GATEWAY}${path}`, { method: "GET", headers: headers() });
+    await expectError(response, 405, /not allowed/);
+  });
+});
+
+describe("paths outside the allowlist", () => {
+  it.each([
+    "/anthropic/v1/models/..%2F..%2Fadmin%2Fv1%2Fkeys",
+    "/anthropic/v1/models/%2e%2e",
+    "/anthropic/v1/files",
+    "/anthropic//v1/messages",
+    "/anthropic/v1/messages/batches",
+    "/openai/v1/files",
+    "/openai/v1/batches",
+    "/openai/v1/models/..%2Ffiles",
+    "/openai/v1/organization/admin_api_keys",
+    "//admin/v1/keys",
+  ])("%s → 404 without reaching the upstream or the admin API", async (path) => {
+    const before =
+      (await fakeRequests(inject("anthropicUrl"))).length + (await fakeRequests(inject("openaiUrl"))).length;
+    // Authenticated with a valid gateway key: the allowlist, not auth, is what refuses these.
+    const response = await SELF.fetch(`${GATEWAY}${path}`, {
+      headers: { "x-api-key": key, authorization: `Bearer ${key}` },
+    });
+    expect(response.status).toBe(404);
+    const after =
+      (await fakeRequests(inject("anthropicUrl"))).length + (await fakeRequests(inject("openaiUrl"))).length;
+    expect(after).toBe(before);
+  });
+});
+
+describe("huge header values", () => {
+  const body = JSON.stringify({
+    model: "claude-sonnet-4-5",
+    max_tokens: 5,
+    messages: [{ role: "user", content: "hi" }],
+  });
+
+  it("beyond 32 KiB in all → 431 in the provider's shape, before the upstream", async () => {
+    const response = await post("/anthropic/v1/messages", body, {
+      ...anthropicHeaders(),
+      "x-custom": "x".repeat(40_000),
+    });
+    await expectAnthropicError(response, 431, /headers are larger than 32 KiB/);
+    const openai = await post("/openai/v1/chat/completions", body, {
+      ...openaiHeaders(),
+      "x-custom": "x".repeat(40_000),
+    });
+    await expectOpenAIError(openai, 431, /headers are larger than 32 KiB/);
+  });
+
+  it("below that, are relayed and recorded bounded, without failing the request", async () => {
+    const response = await post("/anthropic/v1/messages", body, {
+      ...anthropicHeaders(),
+      "user-agent": `curl/8 ${"x".repeat(6_000)}`,
+      "x-claude-code-session-id": "s".repeat(3_000),
+    });
+    expect(response.status).toBe(200);
+    const { interception } = await endedInterception(response.headers.get("x-aibridge-interception-id")!);
+    expect((interception.user_agent as string).length).toBe(512);
+    expect((interception.client_session_id as string).length).toBe(256);
+  });
+});
+
+describe("faults", () => {
+  it("an upstream that stalls mid-stream: the client gets an error event, the interception fails", async () => {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(`${GATEWAY}/anthropic/v1/messages`, {
+        method: "POST",
+        headers: { ...anthropicHeaders(), "x-fake-scenario": "gated", "x-fake-trace": "stall-1" },
+        body: JSON.stringify({
+          model: "claude-sonnet-4-5",
+          max_tokens: 5,
+          stream: true,
+          messages: [{ role: "user", content: "hi" }],
+        }),
+      }),
+      { ...env, UPSTREAM_IDLE_TIMEOUT_SECONDS: "1" },
+      ctx,
+    );
+    const text = await response.text();
+    await waitOnExecutionContext(ctx);
+    expect(text).toContain("event: message_start");
+    expect(text).toMatch(
+      /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"Upstream sent nothing for 1 s"\}\}\n\n$/,
+    );
+    const { interception } = await endedInterception(response.headers.get("x-aibridge-interception-id")!);
+    expect(interception).toMatchObject({ status: "failed", error_type: "upstream_stalled" });
+    await fetch(`${inject("anthropicUrl")}/__fake/release/stall-1`, { method: "POST" });
+  });
+
+  it("upstream 429 and 529 are relayed unchanged with retry-after, and recorded", async () => {
+    for (const status of [429, 529]) {
+      const response = await post(
+        "/anthropic/v1/messages",
+        JSON.stringify({
+          model: "claude-sonnet-4-5",
+          max_tokens: 5,
+          messages: [{ role: "user", content: "hi" }],
+        }),
+        { ...anthropicHeaders(), "x-fake-scenario": `status-${status}` },
+      );
+      expect(response.status).toBe(status);
+      expect(response.headers.get("retry-after")).toBeTruthy();
+      const { interception } = await endedInterception(response.headers.get("x-aibridge-interception-id")!);
+      expect(interception.status).toBe("failed");
+      expect(interception.error_type).toBe(status === 429 ? "rate_limit_error" : "overloaded_error");
+    }
+  });
+});
+
+describe("fuzz", () => {
+  it("random bodies on every bridged route get only 2xx/4xx answers and leave D1 consistent", async () => {
+    let seed = 0x5eed;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+    const values = [null, true, 0, -1, 1e308, "", "x", "💥", [], {}, [1, "a"], { role: "user" }];
+    const bodies: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const kind = random();
+      if (kind < 0.25) {
+        // Random bytes, usually not JSON at all.
+        bodies.push(
+          Array.from({ length: Math.floor(random() * 40) }, () =>
+            String.fromCharCode(Math.floor(random() * 128)),
+          ).join(""),
+        );
+      } else {
+        const body: Record<string, unknown> = {};
+        for (const field of [
+          "model",
+          "messages",
+          "input",
+          "stream",
+          "max_tokens",
+          "tools",
+          "stream_options",
+          "metadata",
+        ]) {
+          if (random() < 0.6)
+            body[field] =
+              field === "model" && random() < 0.7 ? pick(["claude-sonnet-4-5", "gpt-4o-mini"]) : pick(values);
+        }
+        bodies.push(JSON.stringify(body));
+      }
+    }
+    const ids: string[] = [];
+    for (const [i, body] of bodies.entries()) {
+      const route = ROUTES[i % ROUTES.length]!;
+      const response = await post(route.path, body, route.headers());
+      expect(response.status, `${route.path} ${body}`).toBeGreaterThanOrEqual(200);
+      expect(response.status, `${route.path} ${body}`).toBeLessThan(500);
+      await response.arrayBuffer();
+      const id = response.headers.get("x-aibridge-interception-id");
+      if (id) ids.push(id);
+    }
+    expect(ids.length).toBeGreaterThan(0);
+    await eventually(async () => {
+      const ended = await rows<{ id: string }>(
+        `select id from aibridge_interceptions where ended_at is not null and id in (${ids.map(() => "?").join(",")})`,
+        ...ids,
+      );
+      expect(ended).toHaveLength(ids.length);
+      expect(await rows("select id from aibridge_interceptions where ended_at is null")).toEqual([]);
+    }, 20_000);
+  }, 60_000);
+});
+
+describe("secrets", () => {
+  it("the provider keys and admin token never reach a response, a record or a log; the gateway key never goes upstream", async () => {
+    const secrets = [
+      env.ANTHROPIC_API_KEY as string,
+      env.OPENAI_API_KEY as string,
+      env.ADMIN_TOKEN as string,
+    ];
+    // Drive a mix of successful, failing and streaming requests first.
+    const outputs: string[] = [];
+    for (const scenario of ["text", "tools", "status-401", "status-500", "error-mid-stream"]) {
+      for (const stream of [false, true]) {
+        const response = await post(
+          "/anthropic/v1/messages",
+          JSON.stringify({
+            model: "claude-sonnet-4-5",
+            max_tokens: 5,
+            stream,
+            messages: [{ role: "user", content: "hi" }],
+          }),
+          { ...anthropicHeaders(), "x-fake-scenario": scenario },
+        );
+        outputs.push(JSON.stringify([...response.headers]), await response.text());
+      }
+    }
+    const unreachable = createExecutionContext();
+    const down = await worker.fetch(
+      new Request(`${GATEWAY}/anthropic/v1/messages`, {
+        method: "POST",
+        headers: anthropicHeaders(),
+        body: JSON.stringify({ model: "m", messages: [] }),
+      }),
+      { ...env, ANTHROPIC_BASE_URL: "http://127.0.0.1:1" },
+      unreachable,
+    );
+    outputs.push(await down.text());
+    await waitOnExecutionContext(unreachable);
+    await eventually(async () =>
+      expect(await rows("select id from aibridge_interceptions where ended_at is null")).toEqual([]),
+    );
+
+    const tables = [
+      "aibridge_interceptions",
+      "aibridge_token_usages",
+      "aibridge_user_prompts",
+      "aibridge_tool_usages",
+      "aibridge_model_thoughts",
+      "aibridge_api_keys",
+      "aibridge_users",
+      "aibridge_dead_letters",
+    ];
+    for (const table of tables) outputs.push(JSON.stringify(await rows(`select * from ${table}`)));
+    const everything = [...outputs, ...logs].join("\n");
+    for (const secret of secrets) expect(everything).not.toContain(secret);
+    expect(everything).not.toContain(key);
+
+    for (const request of await fakeRequests(inject("anthropicUrl"))) {
+      expect(JSON.stringify(request)).not.toContain(key);
+    }
+  });
+});
