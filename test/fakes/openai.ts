@@ -9,7 +9,9 @@
  *
  * Scenarios (x-fake-scenario): default (text), tools (parallel tool calls / function calls with
  * reasoning), reasoning (reasoning, cached, audio and prediction tokens), error-400|401|429|500,
- * midstream-error, failed, incomplete, error-event, truncated (Responses), hangup (socket destroyed: an unreachable upstream).
+ * midstream-error, failed, incomplete, error-event, truncated (Responses), hangup (socket destroyed: an
+ * unreachable upstream), slow (a 2 s chat stream; GET /__fake/sent/{x-fake-trace} says whether it was
+ * written to the end).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { scenarioOf, startFakeServer, writeInPieces } from "./server";
@@ -490,9 +492,44 @@ function responsesStream(request: ResponsesRequest, scenario: string): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** slow: per x-fake-trace, whether the fake wrote its whole stream before the connection closed. */
+const slowStreams = new Map<string, { completed: boolean }>();
+
+/** 40 content chunks 50 ms apart, then the usage chunk (completion_tokens 4242) and [DONE]. */
+async function slowChatStream(response: ServerResponse, model: string, trace: string, includeUsage: boolean) {
+  const state = { completed: false };
+  slowStreams.set(trace, state);
+  const write = (chunk: Record<string, unknown>) =>
+    !response.destroyed &&
+    response.write(`data: ${JSON.stringify(includeUsage ? { usage: null, ...chunk } : chunk)}\n\n`);
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
+    ...chatHeader(model),
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  });
+  openSse(response);
+  write(chunk({ role: "assistant", content: "" }));
+  for (let i = 0; i < 40; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (response.destroyed) return;
+    write(chunk({ content: `word${i} ` }));
+  }
+  write(chunk({}, "stop"));
+  if (includeUsage) {
+    const usage = { prompt_tokens: 30, completion_tokens: 4242, total_tokens: 4272 };
+    response.write(`data: ${JSON.stringify({ ...chatHeader(model), choices: [], usage })}\n\n`);
+  }
+  response.end("data: [DONE]\n\n", () => {
+    state.completed = true;
+  });
+}
+
 export async function handleOpenAI(request: IncomingMessage, body: Buffer, response: ServerResponse) {
   const url = new URL(request.url ?? "/", "http://fake");
   const scenario = scenarioOf(request);
+  if (url.pathname.startsWith("/__fake/sent/")) {
+    const state = slowStreams.get(decodeURIComponent(url.pathname.slice("/__fake/sent/".length)));
+    return json(response, state ? 200 : 404, state ?? { error: "no such trace" });
+  }
   if (scenario === "hangup") {
     request.socket.destroy();
     return;
@@ -504,6 +541,10 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
   if (request.method === "POST" && path === "/v1/chat/completions") {
     const parsed = JSON.parse(body.toString("utf8")) as ChatRequest;
     if (!parsed.stream) return json(response, 200, chatCompletion(parsed.model, scenario));
+    if (scenario === "slow") {
+      const trace = String(request.headers["x-fake-trace"] ?? "untraced");
+      return slowChatStream(response, parsed.model, trace, parsed.stream_options?.include_usage === true);
+    }
     openSse(response);
     await writeInPieces(
       response,
