@@ -5,9 +5,12 @@
 import type { ProviderAdapter } from "../bridge/adapter";
 import type { InjectionDialect } from "../bridge/loop";
 import { anthropicInjection } from "./anthropic/injection";
+import { chatInjection, responsesInjection } from "./openai/injection";
 
 const dialects: Record<string, InjectionDialect> = {
   "anthropic/messages": anthropicInjection,
+  "openai/chat_completions": chatInjection,
+  "openai/responses": responsesInjection,
 };
 
 export function injectionDialect(adapter: ProviderAdapter): InjectionDialect | undefined {

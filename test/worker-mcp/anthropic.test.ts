@@ -100,7 +100,7 @@ describe("Anthropic Messages with injected MCP tools", () => {
     const body = {
       ...question(),
       tools: [
-        { name: "get_weather", description: "Weather", input_schema: { type: "object", properties: {} } },
+        { name: "get_weather", description: "Weather", input_schema: { type: "object" as const, properties: {} } },
       ],
       tool_choice: { type: "auto" as const },
     };
