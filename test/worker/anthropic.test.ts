@@ -10,6 +10,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { app } from "../../src/app";
 import type { Interception } from "../../src/bridge/interception";
+import { type RelayOutcome, relayStream } from "../../src/bridge/relay";
 import { MessagesStreamParser } from "../../src/providers/anthropic/stream";
 import { createSseDecoder } from "../../src/sse/decoder";
 import { createKey, decodeBase64, endedInterception, eventually, GATEWAY, rows } from "./helpers";
@@ -413,6 +414,37 @@ describe("streaming /v1/messages", () => {
       expect(parseIn([bytes.subarray(0, at), bytes.subarray(at)]).seen).toEqual(whole.seen);
     }
     expect(parseIn(Array.from(bytes, (b) => Uint8Array.of(b))).seen).toEqual(whole.seen);
+  });
+
+  it("a client that hangs up while a read is pending: the relay still drains the upstream to its end", async () => {
+    // workerd's native streams (fetch bodies, IdentityTransformStream) allow one pending read; the
+    // drain must reuse the read the relay was waiting on. The real-TCP version of this is
+    // test/node/anthropic-disconnect.test.ts.
+    const upstream = new IdentityTransformStream();
+    const writer = upstream.writable.getWriter();
+    const seen: string[] = [];
+    const ctx = createExecutionContext();
+    const ended = new Promise<RelayOutcome>((resolve) => {
+      const client = relayStream(upstream.readable as ReadableStream<Uint8Array>, ctx, {
+        onChunk: (chunk) => seen.push(utf8.decode(chunk)),
+        errorEvent: (message) => message,
+        onEnd: resolve,
+      });
+      const reader = client.getReader();
+      void (async () => {
+        const first = reader.read();
+        await writer.write(new TextEncoder().encode("first;"));
+        expect(utf8.decode((await first).value)).toBe("first;");
+        void reader.read(); // the relay now waits on the upstream
+        await new Promise((r) => setTimeout(r, 10));
+        await reader.cancel(); // the client hangs up
+        for (const part of ["second;", "third;"]) await writer.write(new TextEncoder().encode(part));
+        await writer.close();
+      })();
+    });
+    expect(await ended).toEqual({ kind: "client_disconnected" });
+    expect(seen.join("")).toBe("first;second;third;");
+    await waitOnExecutionContext(ctx);
   });
 
   it("relays the first event before the upstream has finished (no buffering)", async () => {
