@@ -21,6 +21,7 @@ export interface Env {
   PRICING_OVERRIDES?: string;
   RECORDS_RETRY_BASE_SECONDS?: string;
   UPSTREAM_IDLE_TIMEOUT_SECONDS?: string;
+  CORS_ORIGINS?: string;
   [secret: string]: unknown;
 }
 
@@ -34,6 +35,8 @@ export interface Config {
   retentionDays: number;
   /** Longest wait for upstream response headers, and longest silence inside a stream. */
   upstreamIdleTimeoutMs: number;
+  /** Browser origins allowed to call the provider routes; empty = no CORS headers at all. */
+  corsOrigins: string[];
   /** Raw MCP_SERVERS JSON; parsed and validated by src/mcp/config.ts. */
   mcpServersJson: string;
   /** Per-model prices from PRICING_OVERRIDES (lower-cased model id or family → USD per MTok). */
@@ -70,6 +73,7 @@ export function parseConfig(env: Env): Config {
     adminToken: parseAdminToken(env),
     byok: parseBoolean(env, "BYOK", true),
     retentionDays: parsePositiveInt(env, "RETENTION_DAYS", 60),
+    corsOrigins: parseOrigins(env, "CORS_ORIGINS"),
     upstreamIdleTimeoutMs: parsePositiveInt(env, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 300) * 1000,
     mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",
     pricingOverrides: parsePricingOverrides(env),
@@ -134,4 +138,24 @@ function parsePositiveInt(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new ConfigError(name, "must be a positive integer");
   return value;
+}
+
+function parseOrigins(env: Env, name: string): string[] {
+  const raw = stringVar(env, name);
+  if (raw === undefined) return [];
+  return raw
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter(Boolean)
+    .map((origin) => {
+      let url: URL;
+      try {
+        url = new URL(origin);
+      } catch {
+        throw new ConfigError(name, "must be a comma-separated list of origins like https://app.example.com");
+      }
+      if (url.origin !== origin)
+        throw new ConfigError(name, "entries must be bare origins (scheme://host[:port])");
+      return origin;
+    });
 }

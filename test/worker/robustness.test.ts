@@ -275,6 +275,41 @@ describe("fuzz", () => {
   }, 60_000);
 });
 
+describe("CORS", () => {
+  const preflight = (origin: string) =>
+    new Request(`${GATEWAY}/anthropic/v1/messages`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "x-api-key",
+      },
+    });
+
+  it("is off by default: no CORS headers, preflight not answered", async () => {
+    const response = await SELF.fetch(preflight("https://evil.example"));
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    const plain = await post("/anthropic/v1/messages", "{}", {
+      ...anthropicHeaders(),
+      origin: "https://evil.example",
+    });
+    expect(plain.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("allows exactly the configured origins", async () => {
+    const corsEnv = { ...env, CORS_ORIGINS: "https://app.example.com" };
+    const allowed = await worker.fetch(
+      preflight("https://app.example.com"),
+      corsEnv,
+      createExecutionContext(),
+    );
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    const denied = await worker.fetch(preflight("https://evil.example"), corsEnv, createExecutionContext());
+    expect(denied.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
 describe("secrets", () => {
   it("the provider keys and admin token never reach a response, a record or a log; the gateway key never goes upstream", async () => {
     const secrets = [
