@@ -13,7 +13,7 @@
  *   s7 carol sonnet-4-5, 10 days ago: 1000×3 + 1000×15                                = 18000 (outside 7d)
  *   s8 carol sonnet-4-5, 90 days ago (older than RETENTION_DAYS=60)                    = 18000
  */
-import { priceUsage } from "../../src/pricing";
+import { priceUsage } from "../../src/pricing/cost";
 import type { RecordMessage } from "../../src/recorder/records";
 
 export const DAY_MS = 86_400_000;

@@ -11,6 +11,8 @@ export const DASHBOARD_JS = String.raw`"use strict";
   var SVG_NS = "http://www.w3.org/2000/svg";
   var $ = function (id) { return document.getElementById(id); };
   var nextCursor = null;
+  var loads = 0;
+  var loadGeneration = 0;
 
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
@@ -39,8 +41,9 @@ export const DASHBOARD_JS = String.raw`"use strict";
   function fmtInt(n) { return Number(n || 0).toLocaleString("en-US"); }
   function fmtUsd(micros) {
     if (micros === null || micros === undefined) return "unknown";
-    var usd = micros / 1e6;
-    return "$" + usd.toFixed(usd !== 0 && Math.abs(usd) < 1 ? 4 : 2);
+    // Rounded on integers: (0.00325).toFixed(4) would show 0.0032.
+    if (Math.abs(micros) >= 1e6) return "$" + (Math.round(micros / 1e4) / 100).toFixed(2);
+    return "$" + (Math.round(micros / 100) / 1e4).toFixed(4);
   }
   function fmtPct(ratio) { return ratio === null || ratio === undefined ? "–" : (ratio * 100).toFixed(1) + "%"; }
   function fmtTime(isoText) { return isoText ? isoText.replace("T", " ").slice(0, 16) + " UTC" : "–"; }
@@ -257,6 +260,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
 
   function load() {
     var stack = $("stack").value;
+    var generation = ++loadGeneration;
     $("status").textContent = "Loading…";
     var range = "?from=" + encodeURIComponent($("range").value);
     return Promise.all([
@@ -266,6 +270,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
       api("/usage" + query({ group_by: "day," + stack })),
       api("/interceptions" + query({ limit: "25" })),
     ]).then(function (r) {
+      if (generation !== loadGeneration) return; // a newer filter change is already loading
       fillOptions($("user"), r[0].rows.map(function (x) { return x.user; }), "All users");
       fillOptions($("model"), r[1].rows.map(function (x) { return x.model; }), "All models");
       renderTotals(r[2].totals);
@@ -275,7 +280,8 @@ export const DASHBOARD_JS = String.raw`"use strict";
       nextCursor = r[4].next_cursor;
       $("more").hidden = !nextCursor;
       $("status").textContent = "Updated " + new Date().toLocaleTimeString();
-      document.body.setAttribute("data-loaded", "true");
+      // A load counter, so tests (and scripts) can wait for the next refresh to finish.
+      document.body.setAttribute("data-loads", String(++loads));
     }).catch(showError);
   }
 

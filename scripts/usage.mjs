@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+/**
+ * Usage and cost from the command line (the HTTP twin is GET /admin/v1/usage).
+ *
+ *   npm run -s usage -- --by user --since 7d                  # user | model | day | client
+ *   npm run -s usage -- --by model --since 2026-05-01 --until 2026-05-31 --user alice@example.com
+ *   npm run -s usage -- --by day --since 30d --remote --json
+ *
+ * --since / --until: 7d, 24h, a UTC date (2026-05-01; as --until it includes that day), an ISO
+ * date-time, or epoch milliseconds. Default --since 7d. Local D1 state by default; --remote for
+ * production, --persist-to <dir> for a custom local state. Numbers follow the admin API: requests
+ * are interceptions started in the range, cost is the sum of priced usage, and usage of models
+ * without a price is counted as "unpriced" instead of being costed as zero.
+ */
+import { d1Query, parseArgs, sqlString } from "./lib/d1.mjs";
+
+const DIMENSIONS = {
+  user: "i.initiator_id",
+  model: "i.model",
+  client: "i.client",
+  day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+};
+const DAY_MS = 86_400_000;
+
+function fail(message) {
+  console.error(message);
+  process.exit(2);
+}
+
+function parseTime(flag, value, asEnd) {
+  const relative = /^(\d+)([dh])$/.exec(value);
+  if (relative) return Date.now() - Number(relative[1]) * (relative[2] === "d" ? DAY_MS : 3_600_000);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    const start = Date.parse(`${value}T00:00:00Z`);
+    if (!Number.isNaN(start)) return asEnd ? start + DAY_MS : start;
+  } else if (/^\d{10,16}$/.test(value)) return Number(value);
+  else if (/^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value))) return Date.parse(value);
+  fail(`--${flag}: expected 7d, 24h, a date (2026-05-01), an ISO date-time or epoch ms; got "${value}"`);
+}
+
+const { flags } = parseArgs(process.argv.slice(2));
+const by = typeof flags.by === "string" ? flags.by : "user";
+if (!(by in DIMENSIONS)) fail(`--by: one of ${Object.keys(DIMENSIONS).join(", ")}`);
+const since = parseTime("since", typeof flags.since === "string" ? flags.since : "7d", false);
+const until = typeof flags.until === "string" ? parseTime("until", flags.until, true) : null;
+const target = { remote: flags.remote === true, persistTo: flags["persist-to"], config: flags.config };
+
+const filters = [`i.started_at >= ${since}`];
+if (until !== null) filters.push(`i.started_at < ${until}`);
+if (typeof flags.user === "string") filters.push(`i.initiator_id = ${sqlString(flags.user)}`);
+if (typeof flags.model === "string") filters.push(`i.model = ${sqlString(flags.model)}`);
+
+const rows = d1Query(
+  `select ${DIMENSIONS[by]} as ${by},
+     count(distinct i.id) as requests,
+     coalesce(sum(t.input_tokens), 0) as input_tokens,
+     coalesce(sum(t.output_tokens), 0) as output_tokens,
+     coalesce(sum(t.cache_read_input_tokens), 0) as cache_read_tokens,
+     coalesce(sum(t.cache_write_input_tokens), 0) as cache_write_tokens,
+     case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
+          else coalesce(sum(t.cost_micros), 0) end as cost_micros,
+     count(t.id) - count(t.cost_micros) as unpriced_usages
+   from aibridge_interceptions i
+   left join aibridge_token_usages t on t.interception_id = i.id
+   where ${filters.join(" and ")}
+   group by 1
+   order by ${by === "day" ? "1 asc" : "coalesce(sum(t.cost_micros), 0) desc, 1 asc"}`,
+  target,
+);
+
+if (flags.json) {
+  console.log(JSON.stringify(rows, null, 2));
+  process.exit(0);
+}
+
+const int = (n) => Number(n).toLocaleString("en-US");
+// Rounded on integers (hundreds of micro-dollars): (0.00325).toFixed(4) would print 0.0032.
+const usd = (micros) => (micros === null ? "unknown" : `$${(Math.round(micros / 100) / 1e4).toFixed(4)}`);
+const sum = (field) => rows.reduce((total, row) => total + (row[field] ?? 0), 0);
+const table = [
+  [by, "requests", "input", "output", "cache read", "cache write", "cost", "unpriced"],
+  ...rows.map((r) => [
+    r[by],
+    int(r.requests),
+    int(r.input_tokens),
+    int(r.output_tokens),
+    int(r.cache_read_tokens),
+    int(r.cache_write_tokens),
+    usd(r.cost_micros),
+    int(r.unpriced_usages),
+  ]),
+  [
+    "TOTAL",
+    int(sum("requests")),
+    int(sum("input_tokens")),
+    int(sum("output_tokens")),
+    int(sum("cache_read_tokens")),
+    int(sum("cache_write_tokens")),
+    usd(sum("cost_micros")),
+    int(sum("unpriced_usages")),
+  ],
+];
+const widths = table[0].map((_, col) => Math.max(...table.map((row) => String(row[col]).length)));
+const line = (row) =>
+  row
+    .map((cell, col) => (col === 0 ? String(cell).padEnd(widths[col]) : String(cell).padStart(widths[col])))
+    .join("  ");
+const range = `${new Date(since).toISOString().slice(0, 16)}Z … ${until === null ? "now" : `${new Date(until).toISOString().slice(0, 16)}Z`}`;
+console.log(`Usage by ${by}, ${range}${target.remote ? " (remote)" : " (local)"}`);
+console.log(line(table[0]));
+console.log(widths.map((w) => "-".repeat(w)).join("  "));
+for (const row of table.slice(1, -1)) console.log(line(row));
+console.log(widths.map((w) => "-".repeat(w)).join("  "));
+console.log(line(table.at(-1)));
+if (rows.length === 0) console.log("(no usage in this range)");

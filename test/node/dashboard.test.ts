@@ -1,0 +1,204 @@
+/**
+ * The dashboard in a real browser: headless Chromium (Debian package) driven by playwright-core
+ * against `wrangler dev` with seeded local D1. Charts and tables must show the seeded numbers;
+ * the API over real HTTP and the usage CLI on the same state must agree. Screenshot:
+ * test-artifacts/dashboard.png.
+ */
+import { execFile } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXPECTED_7D, seedSql, utcDay } from "../worker/admin-seed";
+import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "./wrangler-dev";
+
+const run = promisify(execFile);
+let dev: WranglerDev;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  dev = await startWranglerDev();
+  await dev.d1(seedSql());
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1360, height: 1500 } });
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(message.text());
+  });
+  page.on("pageerror", (error) => consoleErrors.push(error.message));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await dev?.stop();
+});
+
+/** Sum of the data-value of every bar in a chart, per stack key. */
+async function chartTotals(chartId: string): Promise<Record<string, number>> {
+  return page.$$eval(`#${chartId} rect[data-key]`, (rects) => {
+    const totals: Record<string, number> = {};
+    for (const rect of rects) {
+      const key = rect.getAttribute("data-key")!;
+      totals[key] = (totals[key] ?? 0) + Number(rect.getAttribute("data-value"));
+    }
+    return totals;
+  });
+}
+
+/** Runs a UI action and waits until the dashboard has finished the refresh it triggers. */
+async function reloading(action: () => Promise<unknown>): Promise<void> {
+  const before = await page.getAttribute("body", "data-loads");
+  await action();
+  await page.waitForFunction((previous) => document.body.getAttribute("data-loads") !== previous, before);
+}
+
+describe("dashboard", () => {
+  it("the API over HTTP and the usage CLI agree on the same local D1", async () => {
+    const response = await dev.admin("/usage?group_by=user&from=7d");
+    const api = (await response.json()) as { rows: Record<string, unknown>[] };
+    const { stdout } = await run(
+      process.execPath,
+      ["scripts/usage.mjs", "--by", "user", "--since", "7d", "--json", "--persist-to", dev.persistTo],
+      { cwd: PROJECT_ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+    );
+    const cli = JSON.parse(stdout) as Record<string, unknown>[];
+    const fields = Object.keys(cli[0]!);
+    const pick = (row: Record<string, unknown>) => Object.fromEntries(fields.map((f) => [f, row[f]]));
+    const byUser = (rows: Record<string, unknown>[]) =>
+      [...rows].sort((a, b) => String(a.user).localeCompare(String(b.user)));
+    expect(byUser(api.rows).map(pick)).toEqual(byUser(cli));
+    expect(Object.fromEntries(cli.map(({ user, ...rest }) => [user, rest]))).toEqual(EXPECTED_7D.byUser);
+  });
+
+  it("asks for the admin token, rejects a wrong one, and signs in with the right one", async () => {
+    await page.goto(`${dev.url}/admin`);
+    await page.waitForSelector("#sign-in:not([hidden])");
+    await page.fill("#token", "wrong-token-wrong-token");
+    await page.click("#sign-in-form button[type=submit]");
+    await page.waitForFunction(() =>
+      document.querySelector("#sign-in-error")?.textContent?.includes("not accepted"),
+    );
+    expect(await page.isVisible("#app")).toBe(false);
+
+    await page.fill("#token", dev.vars.ADMIN_TOKEN!);
+    await reloading(() => page.click("#sign-in-form button[type=submit]"));
+    expect(await page.evaluate(() => sessionStorage.getItem("aibridge-admin-token"))).toBe(
+      dev.vars.ADMIN_TOKEN,
+    );
+  });
+
+  it("shows totals and the users table from the seeded data", async () => {
+    expect(await page.textContent("#total-requests b")).toBe("6");
+    expect(await page.textContent("#total-cost b")).toBe("$0.0654");
+    expect(await page.textContent("#total-unpriced b")).toBe("1");
+    const users = await page.$$eval("#users-table tbody tr", (rows) =>
+      rows.map((row) => {
+        const cells: Record<string, string> = { user: row.getAttribute("data-user") ?? "" };
+        for (const cell of Array.from(row.querySelectorAll("td[data-col]"))) {
+          cells[cell.getAttribute("data-col")!] = cell.getAttribute("data-value") ?? cell.textContent ?? "";
+        }
+        return cells;
+      }),
+    );
+    expect(users.map((u) => u.user)).toEqual(["alice@example.com", "carol@example.com", "bob@example.com"]);
+    for (const u of users) {
+      const expected = EXPECTED_7D.byUser[u.user as keyof typeof EXPECTED_7D.byUser];
+      expect(u, u.user).toMatchObject({
+        requests: String(expected.requests),
+        input: String(expected.input_tokens),
+        output: String(expected.output_tokens),
+        cache_read: String(expected.cache_read_tokens),
+        cache_write: String(expected.cache_write_tokens),
+        cost: String(expected.cost_micros),
+      });
+    }
+    expect(Number(users[0]!.cache_hit)).toBeCloseTo(EXPECTED_7D.aliceCacheHitRatio, 10);
+    expect(
+      await page.textContent('#users-table tr[data-user="alice@example.com"] td[data-col="cache_hit"]'),
+    ).toBe("82.6%");
+    expect(await page.textContent('#users-table tr[data-user="bob@example.com"] td[data-col="cost"]')).toBe(
+      "$0.0033 (+1 unpriced)",
+    );
+  });
+
+  it("charts tokens and cost per day, stacked by user or by model", async () => {
+    const cost = await chartTotals("cost-chart");
+    expect(cost).toEqual({ "alice@example.com": 51600, "carol@example.com": 10500, "bob@example.com": 3250 });
+    const tokens = await chartTotals("tokens-chart");
+    expect(tokens["alice@example.com"]).toBe(5200 + 1800 + 36000 + 2400);
+    const days = await page.$$eval("#cost-chart rect[data-day]", (rects) => [
+      ...new Set(rects.map((r) => r.getAttribute("data-day"))),
+    ]);
+    expect(days.sort()).toEqual([utcDay(2), utcDay(1), utcDay(0)]);
+    const legend = await page.$$eval("#legend li", (items) => items.map((i) => i.getAttribute("data-key")));
+    expect(legend.sort()).toEqual(["alice@example.com", "bob@example.com", "carol@example.com"]);
+
+    await reloading(() => page.selectOption("#stack", "model"));
+    const byModel = await chartTotals("cost-chart");
+    expect(byModel).toEqual({
+      "claude-sonnet-4-5-20250929": 35850,
+      "gpt-5": 15750,
+      "claude-opus-4-1-20250805": 10500,
+      "claude-haiku-4-5": 3250,
+    });
+    // The unpriced model has tokens but no cost bar.
+    expect((await chartTotals("tokens-chart"))["my-local-llama"]).toBe(150);
+  });
+
+  it("lists recent interceptions and drills down into prompt, tools and tokens", async () => {
+    const ids = await page.$$eval("#interceptions-table tbody tr", (rows) =>
+      rows.map((r) => r.getAttribute("data-id")),
+    );
+    expect(ids).toEqual(["seed-s5", "seed-s4", "seed-s3", "seed-s2", "seed-s6", "seed-s1"]);
+    await page.click('#interceptions-table tr[data-id="seed-s1"]');
+    await page.waitForSelector("#detail:not([hidden])");
+    expect(await page.textContent("#detail-id")).toBe("seed-s1");
+    expect(await page.textContent("#detail-prompts")).toContain("Refactor the parser into small functions");
+    const tools = await page.textContent("#detail-tools");
+    expect(tools).toContain("Read");
+    expect(tools).toContain('{"step":1,"tool":"Edit"}');
+    expect(await page.getAttribute('#detail-tokens td[data-col="cache_read"]', "data-value")).toBe("10000");
+    expect(await page.getAttribute('#detail-tokens td[data-col="cost"]', "data-value")).toBe("23250");
+    expect(await page.textContent("#detail-thoughts")).toContain("split them first");
+  });
+
+  it("filters by user and model and time range; saves a screenshot", async () => {
+    await reloading(() => page.selectOption("#stack", "user"));
+    await reloading(() => page.selectOption("#user", "bob@example.com"));
+    expect(await page.textContent("#total-requests b")).toBe("2");
+    const ids = await page.$$eval("#interceptions-table tbody tr", (rows) =>
+      rows.map((r) => r.getAttribute("data-id")),
+    );
+    expect(ids).toEqual(["seed-s5", "seed-s4"]);
+
+    await reloading(() => page.selectOption("#user", ""));
+    await reloading(() => page.selectOption("#model", "gpt-5"));
+    expect(await chartTotals("cost-chart")).toEqual({ "alice@example.com": 15750 });
+
+    await reloading(() => page.selectOption("#model", ""));
+    await reloading(() => page.selectOption("#range", "30d"));
+    expect(await page.textContent("#total-requests b")).toBe("7"); // + carol's 10-day-old request
+    await reloading(() => page.selectOption("#range", "7d"));
+    await page.click('#interceptions-table tr[data-id="seed-s3"]');
+    await page.waitForFunction(() => document.querySelector("#detail-id")?.textContent === "seed-s3");
+
+    await mkdir(join(PROJECT_ROOT, "test-artifacts"), { recursive: true });
+    await page.screenshot({ path: join(PROJECT_ROOT, "test-artifacts/dashboard.png"), fullPage: true });
+    // No script errors and no CSP refusals ("Refused to …"). Failed loads are expected: the
+    // wrong-token sign-in (401) and the browser's own favicon request (404).
+    expect(consoleErrors.filter((e) => !e.startsWith("Failed to load resource"))).toEqual([]);
+  });
+});
