@@ -22,7 +22,7 @@ import { isInjectedName } from "../mcp/naming";
 import { type InjectedTool, loadInjectedTools, Toolbox, type ToolRun } from "../mcp/tools";
 import { createSseDecoder, type SseEvent } from "../sse/decoder";
 import type { ProviderAdapter, ResponseOutcome } from "./adapter";
-import { clientResponseHeaders, fetchUpstream, UpstreamUnreachableError } from "./http";
+import { clientResponseHeaders, fetchUpstream, UpstreamTimeoutError, UpstreamUnreachableError } from "./http";
 import type { Interception } from "./interception";
 import { type RelayOutcome, relayStream } from "./relay";
 
@@ -129,10 +129,7 @@ class Loop {
     try {
       upstream = await this.fetch(body);
     } catch (error) {
-      this.close();
-      if (!(error instanceof UpstreamUnreachableError)) throw error;
-      interception.end({ status: "failed", errorType: "upstream_unreachable", errorMessage: error.message });
-      return adapter.errorResponse(502, `The gateway could not reach ${adapter.provider}.`);
+      return this.unreachable(error);
     }
     const headers = clientResponseHeaders(upstream.headers);
     headers.set("x-aibridge-interception-id", interception.id);
@@ -149,8 +146,23 @@ class Loop {
   private fetch(body: string): Promise<Response> {
     this.body = body;
     this.iteration += 1;
-    const { url, headers } = this.request;
-    return fetchUpstream(url, { method: "POST", headers, body });
+    const { url, headers, c } = this.request;
+    return fetchUpstream(url, { method: "POST", headers, body }, c.get("config").upstreamIdleTimeoutMs);
+  }
+
+  private unreachable(error: unknown): Response {
+    this.close();
+    if (!(error instanceof UpstreamUnreachableError)) throw error;
+    const { adapter, interception } = this.request;
+    const timedOut = error instanceof UpstreamTimeoutError;
+    interception.end({
+      status: "failed",
+      errorType: timedOut ? "upstream_timeout" : "upstream_unreachable",
+      errorMessage: error.message,
+    });
+    return timedOut
+      ? adapter.errorResponse(504, `${adapter.provider} did not answer in time.`)
+      : adapter.errorResponse(502, `The gateway could not reach ${adapter.provider}.`);
   }
 
   private async relayError(upstream: Response, headers: Headers): Promise<Response> {
@@ -266,14 +278,7 @@ class Loop {
       try {
         upstream = await this.fetch(dialect.continueWith(this.body, turn, results));
       } catch (error) {
-        this.close();
-        if (!(error instanceof UpstreamUnreachableError)) throw error;
-        interception.end({
-          status: "failed",
-          errorType: "upstream_unreachable",
-          errorMessage: error.message,
-        });
-        return adapter.errorResponse(502, `The gateway could not reach ${adapter.provider}.`);
+        return this.unreachable(error);
       }
       if (!upstream.ok) {
         this.close();
@@ -305,23 +310,29 @@ class Loop {
       const done = new Promise<{ relay: RelayOutcome; outcome: ResponseOutcome }>(
         (resolve) => (ended = resolve),
       );
-      const relayed = relayStream(body, c.executionCtx, {
-        clientBytes: (chunk) => {
-          decoder.push(chunk);
-          const text = out;
-          out = "";
-          return text;
+      const limits = { idleTimeoutMs: c.get("config").upstreamIdleTimeoutMs };
+      const relayed = relayStream(
+        body,
+        c.executionCtx,
+        {
+          clientBytes: (chunk) => {
+            decoder.push(chunk);
+            const text = out;
+            out = "";
+            return text;
+          },
+          // While the client is there clientBytes decodes; after it left the relay drains through here.
+          onChunk: (chunk) => {
+            if (gone) decoder.push(chunk);
+          },
+          errorEvent: (message) => adapter.streamErrorEvent(message),
+          onEnd: (relay) => {
+            decoder.end();
+            ended({ relay, outcome: parser.finish() });
+          },
         },
-        // While the client is there clientBytes decodes; after it left the relay drains through here.
-        onChunk: (chunk) => {
-          if (gone) decoder.push(chunk);
-        },
-        errorEvent: (message) => adapter.streamErrorEvent(message),
-        onEnd: (relay) => {
-          decoder.end();
-          ended({ relay, outcome: parser.finish() });
-        },
-      });
+        { limits },
+      );
       return { reader: relayed.getReader(), done };
     };
 

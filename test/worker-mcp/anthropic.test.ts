@@ -100,7 +100,11 @@ describe("Anthropic Messages with injected MCP tools", () => {
     const body = {
       ...question(),
       tools: [
-        { name: "get_weather", description: "Weather", input_schema: { type: "object" as const, properties: {} } },
+        {
+          name: "get_weather",
+          description: "Weather",
+          input_schema: { type: "object" as const, properties: {} },
+        },
       ],
       tool_choice: { type: "auto" as const },
     };
@@ -219,6 +223,26 @@ describe("Anthropic Messages with injected MCP tools", () => {
     expect(response.status).toBe(200);
     const [sent] = await upstreamRequests("a-skip");
     expect(sent!.text).toBe(body);
+  });
+
+  it("a client that disconnects mid-loop: the upstream is drained and recorded, no further iteration starts", async () => {
+    const response = await SELF.fetch(`${GATEWAY}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": key, "content-type": "application/json", "x-test-id": "a-disconnect" },
+      body: JSON.stringify({ ...question(), stream: true }),
+    });
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toContain("event: message_start");
+    await reader.cancel();
+    const { interception, tokens, tools } = await endedInterception(
+      response.headers.get("x-aibridge-interception-id")!,
+    );
+    expect(interception.status).toBe("client_disconnected");
+    // The first message's final usage (from its last events, read after the client left).
+    expect(tokens.map((row) => [row.provider_response_id, row.output_tokens])).toEqual([["msg_iter_1", 10]]);
+    expect(tools).toHaveLength(0);
+    expect(await upstreamRequests("a-disconnect")).toHaveLength(1);
   });
 
   it("uses a cached tool list without contacting its MCP server (which is down)", async () => {

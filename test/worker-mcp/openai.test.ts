@@ -49,7 +49,10 @@ function dataLines(stream: string): string[] {
     .map((line) => line.slice(6));
 }
 
-const chatBody = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Echo hello, please." }] };
+const chatBody = {
+  model: "gpt-4o-mini",
+  messages: [{ role: "user" as const, content: "Echo hello, please." }],
+};
 
 describe("Chat Completions with injected MCP tools", () => {
   it("blocking: one completion with the final answer and summed usage; the tool call recorded in D1", async () => {
@@ -76,17 +79,32 @@ describe("Chat Completions with injected MCP tools", () => {
         role: "assistant",
         content: "Checking.",
         tool_calls: [
-          { id: "call_1", type: "function", function: { name: "bmcp_everything_echo", arguments: '{"message":"hello 1"}' } },
+          {
+            id: "call_1",
+            type: "function",
+            function: { name: "bmcp_everything_echo", arguments: '{"message":"hello 1"}' },
+          },
         ],
       },
       { role: "tool", tool_call_id: "call_1", content: "Echo: hello 1" },
     ]);
 
-    const { interception, tokens, tools } = await endedInterception(response.headers.get("x-aibridge-interception-id")!);
-    expect(interception).toMatchObject({ status: "completed", stop_reason: "stop", provider_name: "chat_completions" });
+    const { interception, tokens, tools } = await endedInterception(
+      response.headers.get("x-aibridge-interception-id")!,
+    );
+    expect(interception).toMatchObject({
+      status: "completed",
+      stop_reason: "stop",
+      provider_name: "chat_completions",
+    });
     expect(tokens).toHaveLength(2);
     expect(tools).toEqual([
-      expect.objectContaining({ tool: "bmcp_everything_echo", injected: 1, server_url: MCP_URL, invocation_error: null }),
+      expect.objectContaining({
+        tool: "bmcp_everything_echo",
+        injected: 1,
+        server_url: MCP_URL,
+        invocation_error: null,
+      }),
     ]);
   });
 
@@ -108,10 +126,18 @@ describe("Chat Completions with injected MCP tools", () => {
     expect(chunks.filter((chunk) => chunk.choices[0]?.finish_reason)).toHaveLength(1);
 
     const withUsage = dataLines(
-      await raw("/chat/completions", "c-stream-usage", { ...chatBody, stream: true, stream_options: { include_usage: true } }),
+      await raw("/chat/completions", "c-stream-usage", {
+        ...chatBody,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     );
     const last = JSON.parse(withUsage[withUsage.length - 2]!);
-    expect(last).toMatchObject({ id: "chatcmpl_iter_1", choices: [], usage: { prompt_tokens: 300, completion_tokens: 30 } });
+    expect(last).toMatchObject({
+      id: "chatcmpl_iter_1",
+      choices: [],
+      usage: { prompt_tokens: 300, completion_tokens: 30 },
+    });
   });
 
   it("stops at the cap with finish_reason stop, and injects the same bytes every time", async () => {
@@ -159,17 +185,29 @@ describe("Responses with injected MCP tools", () => {
       "function_call",
       "function_call_output",
     ]);
-    expect(second.input[3]).toEqual({ type: "function_call_output", call_id: "call_1", output: "Echo: hello 1" });
+    expect(second.input[3]).toEqual({
+      type: "function_call_output",
+      call_id: "call_1",
+      output: "Echo: hello 1",
+    });
 
     const { tools, tokens } = await endedInterception(response.headers.get("x-aibridge-interception-id")!);
     expect(tokens).toHaveLength(2);
     expect(tools).toEqual([
-      expect.objectContaining({ tool: "bmcp_everything_echo", injected: 1, server_url: MCP_URL, provider_tool_call_id: "call_1" }),
+      expect.objectContaining({
+        tool: "bmcp_everything_echo",
+        injected: 1,
+        server_url: MCP_URL,
+        provider_tool_call_id: "call_1",
+      }),
     ]);
   });
 
   it("streaming: the SDK's response stream accumulates one response with consistent sequence numbers", async () => {
-    const stream = client("r-stream").responses.stream({ ...responsesBody, input: [{ role: "user", content: "Echo hello" }] });
+    const stream = client("r-stream").responses.stream({
+      ...responsesBody,
+      input: [{ role: "user", content: "Echo hello" }],
+    });
     const final = await stream.finalResponse();
     expect(final.id).toBe("resp_iter_1");
     expect(final.output.map((item) => item.type)).toEqual(["message", "message"]);
