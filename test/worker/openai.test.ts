@@ -89,6 +89,9 @@ async function interceptionOf(session: string) {
   return endedInterception(row.id);
 }
 
+/** Records reach D1 through the real queue (about a second per batch); some tests wait for several. */
+const QUEUE_TESTS_TIMEOUT = 30_000;
+
 const extra = (row: Record<string, unknown> | undefined) =>
   JSON.parse(String(row?.extra_token_types ?? "null"));
 
@@ -106,7 +109,7 @@ const WEATHER_TOOLS = [
   },
 ];
 
-describe("chat completions", () => {
+describe("chat completions", { timeout: QUEUE_TESTS_TIMEOUT }, () => {
   it("blocking: relayed byte for byte, prompt and usage recorded, the gateway key never leaves", async () => {
     const id = ids("chat-blocking");
     const body = JSON.stringify({
@@ -443,7 +446,7 @@ async function expectToolsResponseRecorded(session: string, streaming: number) {
   return { prompts };
 }
 
-describe("responses", () => {
+describe("responses", { timeout: QUEUE_TESTS_TIMEOUT }, () => {
   it("blocking with function calls, reasoning summaries and cached tokens", async () => {
     const id = ids("resp-blocking");
     const { data, response } = await sdk(id, { "x-fake-scenario": "tools" })
@@ -687,7 +690,7 @@ describe("responses", () => {
   });
 });
 
-describe("errors", () => {
+describe("errors", { timeout: QUEUE_TESTS_TIMEOUT }, () => {
   const openaiShape = {
     error: { message: expect.any(String), type: "invalid_request_error", param: null, code: null },
   };
@@ -707,6 +710,15 @@ describe("errors", () => {
       .chat.completions.create({ messages: [{ role: "user", content: "x" }] } as never)
       .catch((error: unknown) => error);
     expect(sdkError).toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
+  it("a body over 32 MiB is a 413 in OpenAI's shape", async () => {
+    const huge = `{"model":"gpt-5","input":"${"a".repeat(32 * 1024 * 1024)}"}`;
+    const response = await viaGateway("/responses", huge);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({
+      error: { type: "invalid_request_error", code: "request_too_large" },
+    });
   });
 
   it("upstream errors are relayed unchanged, headers included, and fail the interception", async () => {
@@ -771,7 +783,7 @@ describe("errors", () => {
   });
 });
 
-describe("passthrough allowlist", () => {
+describe("passthrough allowlist", { timeout: QUEUE_TESTS_TIMEOUT }, () => {
   it("models, stored responses and conversations reach the upstream with the provider key", async () => {
     const id = ids("passthrough");
     const h = { "x-test-id": id.test };
@@ -839,7 +851,7 @@ describe("passthrough allowlist", () => {
   });
 });
 
-describe("credentials", () => {
+describe("credentials", { timeout: QUEUE_TESTS_TIMEOUT }, () => {
   it("BYOK: the user's own key goes upstream, the record keeps only a masked hint", async () => {
     const id = ids("byok");
     const own = "sk-proj-user-own-key-abcdefghijklmnop1234";
