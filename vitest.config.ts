@@ -35,6 +35,8 @@ export default defineConfig(async () => {
             include: ["test/worker/**/*.test.ts"],
             setupFiles: ["./test/worker/setup.ts"],
             globalSetup: ["./test/global-setup.ts"],
+            // Records reach D1 through the real queue (~1 s per hop locally); tests wait on them.
+            testTimeout: 30_000,
           },
         },
         {
