@@ -49,8 +49,13 @@ async function docQueries(): Promise<Map<string, string>> {
   return queries;
 }
 
-async function runDocQuery(sql: string): Promise<Record<string, unknown>[]> {
-  // Exactly the documented command, with --local --persist-to instead of --remote.
+/**
+ * Runs every documented query exactly as written, with --local --persist-to instead of --remote,
+ * in one wrangler call (one result set per statement) to keep the test fast.
+ */
+async function runDocQueries(queries: Map<string, string>): Promise<Map<string, Record<string, unknown>[]>> {
+  const titles = [...queries.keys()];
+  const sql = titles.map((title) => queries.get(title)).join("\n");
   const { stdout } = await wrangler([
     "d1",
     "execute",
@@ -62,7 +67,9 @@ async function runDocQuery(sql: string): Promise<Record<string, unknown>[]> {
     "--command",
     sql,
   ]);
-  return (JSON.parse(stdout) as { results: Record<string, unknown>[] }[])[0]!.results;
+  const results = JSON.parse(stdout) as { results: Record<string, unknown>[] }[];
+  expect(results).toHaveLength(titles.length);
+  return new Map(titles.map((title, i) => [title, results[i]!.results]));
 }
 
 beforeAll(async () => {
@@ -181,8 +188,9 @@ describe("docs/queries.md", () => {
   });
 
   it("every query runs and gives the hand-computed answer", async () => {
-    const q = await docQueries();
-    expect(await runDocQuery(q.get("Per user per day (last 7 days)")!)).toEqual([
+    const answers = await runDocQueries(await docQueries());
+    const answer = (title: string) => answers.get(title);
+    expect(answer("Per user per day (last 7 days)")).toEqual([
       {
         day: utcDay(2),
         user: "alice@example.com",
@@ -224,7 +232,7 @@ describe("docs/queries.md", () => {
         cost_usd: 0.00325,
       },
     ]);
-    expect(await runDocQuery(q.get("Top models by cost (last 30 days)")!)).toEqual([
+    expect(answer("Top models by cost (last 30 days)")).toEqual([
       {
         model: "claude-sonnet-4-5-20250929",
         requests: 2,
@@ -244,7 +252,7 @@ describe("docs/queries.md", () => {
       { model: "claude-haiku-4-5", requests: 1, total_tokens: 2200, cost_usd: 0.00325, unpriced_usages: 0 },
       { model: "my-local-llama", requests: 1, total_tokens: 150, cost_usd: null, unpriced_usages: 1 },
     ]);
-    expect(await runDocQuery(q.get("Cache hit ratio per user (last 7 days)")!)).toEqual([
+    expect(answer("Cache hit ratio per user (last 7 days)")).toEqual([
       { user: "carol@example.com", cache_read_tokens: 1000, all_input_tokens: 1100, cache_hit_ratio: 0.9091 },
       {
         user: "alice@example.com",
@@ -254,7 +262,7 @@ describe("docs/queries.md", () => {
       },
       { user: "bob@example.com", cache_read_tokens: 0, all_input_tokens: 2100, cache_hit_ratio: 0 },
     ]);
-    expect(await runDocQuery(q.get("Most used tools (last 7 days)")!)).toEqual(
+    expect(answer("Most used tools (last 7 days)")).toEqual(
       EXPECTED_7D.tools.map(([tool, calls]) => ({
         tool,
         calls,
@@ -263,21 +271,21 @@ describe("docs/queries.md", () => {
         errors: 0,
       })),
     );
-    const costs = await runDocQuery(q.get("Cost per user (last 30 days)")!);
+    const costs = answer("Cost per user (last 30 days)")!;
     expect(costs.map(({ last_seen: _, ...rest }) => rest)).toEqual([
       { user: "alice@example.com", requests: 3, cost_usd: 0.0516, unpriced_usages: 0 },
       { user: "carol@example.com", requests: 2, cost_usd: 0.0285, unpriced_usages: 0 },
       { user: "bob@example.com", requests: 2, cost_usd: 0.00325, unpriced_usages: 1 },
     ]);
     expect(costs[0]!.last_seen).toMatch(new RegExp(`^${utcDay(1)}T00:30:00Z$`));
-    expect(await runDocQuery(q.get("Usage of models without a price (last 30 days)")!)).toEqual([
+    expect(answer("Usage of models without a price (last 30 days)")).toEqual([
       { model: "my-local-llama", usage_records: 1, input_tokens: 100, output_tokens: 50 },
     ]);
   });
 
   it("agrees with the CLI on per-user cost", async () => {
-    const q = await docQueries();
-    const doc = await runDocQuery(q.get("Per user per day (last 7 days)")!);
+    const answers = await runDocQueries(await docQueries());
+    const doc = answers.get("Per user per day (last 7 days)")!;
     const cli = JSON.parse((await usageCli("--by", "user", "--since", "7d", "--json")).stdout) as {
       user: string;
       cost_micros: number;
