@@ -88,12 +88,14 @@ export function bridgeHandler(adapter: ProviderAdapter) {
         errorType: timedOut ? "upstream_timeout" : "upstream_unreachable",
         errorMessage: error.message,
       });
-      return timedOut
+      const failure = timedOut
         ? adapter.errorResponse(
             504,
             `${adapter.provider} did not answer within ${config.upstreamIdleTimeoutMs / 1000} s.`,
           )
         : adapter.errorResponse(502, `The gateway could not reach ${adapter.provider}.`);
+      failure.headers.set("x-aibridge-interception-id", interception.id);
+      return failure;
     }
 
     interception.timings.upstreamHeaders = performance.now() - upstreamStarted;

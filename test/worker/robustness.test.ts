@@ -195,6 +195,23 @@ describe("faults", () => {
     await fetch(`${inject("anthropicUrl")}/__fake/release/stall-1`, { method: "POST" });
   });
 
+  it("an unreachable upstream → 502 in the provider's shape, the interception ended as failed", async () => {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(`${GATEWAY}/openai/v1/chat/completions`, {
+        method: "POST",
+        headers: openaiHeaders(),
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+      }),
+      { ...env, OPENAI_BASE_URL: "http://127.0.0.1:1/v1" },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    await expectOpenAIError(response, 502, /could not reach openai/);
+    const { interception } = await endedInterception(response.headers.get("x-aibridge-interception-id")!);
+    expect(interception).toMatchObject({ status: "failed", error_type: "upstream_unreachable" });
+  });
+
   it("upstream 429 and 529 are relayed unchanged with retry-after, and recorded", async () => {
     for (const status of [429, 529]) {
       const response = await post(
