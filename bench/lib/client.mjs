@@ -31,7 +31,9 @@ export function post(target, { agent, headers, body, onData, collect, timeoutMs 
       (res) => {
         let ttfbMs = null;
         let bytes = 0;
+        let head = "";
         res.on("data", (chunk) => {
+          if (res.statusCode !== 200 && head.length < 300) head += chunk.toString("utf8", 0, 300);
           if (ttfbMs === null) ttfbMs = performance.now() - started;
           bytes += chunk.length;
           collect?.push(chunk);
@@ -45,7 +47,7 @@ export function post(target, { agent, headers, body, onData, collect, timeoutMs 
           clearTimeout(timer);
           const totalMs = performance.now() - started;
           const serverTiming = res.headers["server-timing"];
-          resolve({ status: res.statusCode, bytes, ttfbMs, totalMs, serverTiming });
+          resolve({ status: res.statusCode, bytes, ttfbMs, totalMs, serverTiming, head });
         });
         res.on("error", reject);
       },
@@ -62,7 +64,7 @@ export function post(target, { agent, headers, body, onData, collect, timeoutMs 
 /** Throws unless the answer is a 200 with a body. */
 export function expectOk(path, result) {
   if (result.status !== 200 || result.bytes === 0) {
-    throw new Error(`${path}: status ${result.status}, ${result.bytes} bytes`);
+    throw new Error(`${path}: status ${result.status}, ${result.bytes} bytes ${result.head.slice(0, 200)}`);
   }
   return result;
 }
@@ -75,6 +77,11 @@ export async function throughput(send, { concurrency, durationMs, maxRequests })
   let sent = 0;
   let completed = 0;
   let failed = 0;
+  const reasons = {};
+  const fail = (reason) => {
+    failed++;
+    reasons[reason] = (reasons[reason] ?? 0) + 1;
+  };
   const started = performance.now();
   const deadline = started + durationMs;
   const worker = async () => {
@@ -83,15 +90,15 @@ export async function throughput(send, { concurrency, durationMs, maxRequests })
       try {
         const result = await send();
         if (result.status === 200) completed++;
-        else failed++;
-      } catch {
-        failed++;
+        else fail(`status ${result.status}`);
+      } catch (error) {
+        fail(error instanceof Error ? error.message : String(error));
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
-  return { rps: completed / seconds, completed, failed, seconds };
+  return { rps: completed / seconds, completed, failed, reasons, seconds };
 }
 
 /** A reader that consumes at most `bytesPerSecond` (pauses the socket to keep to it). */

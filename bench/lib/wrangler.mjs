@@ -49,12 +49,13 @@ export function wranglerRun(args, options = {}) {
 }
 
 /**
- * Starts `wrangler dev` for the config at `config` with `vars`, state under `persistTo`, and waits
- * until GET `readyPath` answers 200.
+ * Starts `wrangler dev` for the config at `config` (entry `script` instead of the config's main,
+ * if given) with `vars`, state under `persistTo`, and waits until GET `readyPath` answers 200.
  */
 export async function startWranglerDev({
   name,
   config,
+  script,
   vars,
   persistTo,
   readyPath = "/healthz",
@@ -71,6 +72,7 @@ export async function startWranglerDev({
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const args = [
     "dev",
+    ...(script ? [script] : []),
     "--config", config,
     "--ip", "127.0.0.1",
     "--port", String(port),

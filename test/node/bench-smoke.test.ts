@@ -1,0 +1,130 @@
+/**
+ * Keeps `npm run bench` working: runs the benchmark in smoke mode (a handful of iterations, tiny
+ * streams, the real fake upstream, pass-through Worker and gateway under `wrangler dev`) and checks
+ * that every row came out with sane numbers. It asserts no performance target: benchmarks are not
+ * tests, and this machine is shared.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, expect, test } from "vitest";
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, "../..");
+
+interface Row {
+  metric: string;
+  unit: string;
+  values: Record<"direct" | "passthrough" | "gateway", number | null>;
+  ratio: number | null;
+}
+
+interface Rate {
+  cpu: number;
+  wall: number;
+}
+
+interface Time {
+  cpuMs: number;
+  wallMs: number;
+}
+
+interface Report {
+  mode: string;
+  rows: Row[];
+  micro: {
+    sse: Record<
+      | "extract16k"
+      | "extractPerEvent"
+      | "extractTextOnly16k"
+      | "decoder16k"
+      | "decoderPerEvent"
+      | "textDecoder16k",
+      Rate
+    >;
+    injection: { bodyBytes: number; inject: Time; prepareOnly: Time; parse: Time };
+  };
+}
+
+let dir = "";
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test("bench smoke run produces every row with sane numbers", { timeout: 240_000 }, async () => {
+  dir = await mkdtemp(join(tmpdir(), "bench-smoke-"));
+  const out = join(dir, "smoke.json");
+  const { stdout } = await run(process.execPath, ["bench/run.mjs", "--smoke", "--json", out], {
+    cwd: ROOT,
+    timeout: 230_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  expect(stdout).toContain("gateway ÷ pass-through Worker:");
+  const report = JSON.parse(await readFile(out, "utf8")) as Report;
+  expect(report.mode).toBe("smoke");
+
+  const row = (prefix: string) => {
+    const found = report.rows.find((r) => r.metric.startsWith(prefix));
+    expect(found, `row "${prefix}"`).toBeDefined();
+    return found as Row;
+  };
+  const positive = (value: number | null | undefined) => {
+    expect(typeof value).toBe("number");
+    expect(Number.isFinite(value)).toBe(true);
+    expect(value as number).toBeGreaterThan(0);
+  };
+
+  for (const prefix of [
+    "Blocking latency",
+    "Streaming TTFB",
+    "Long stream full time",
+    "Throughput, concurrency",
+  ]) {
+    const rows = report.rows.filter((r) => r.metric.startsWith(prefix));
+    expect(rows.length, prefix).toBeGreaterThan(0);
+    for (const r of rows) {
+      for (const path of ["direct", "passthrough", "gateway"] as const) positive(r.values[path]);
+      positive(r.ratio);
+    }
+  }
+  for (const kind of ["Blocking latency", "Streaming TTFB"]) {
+    const p50 = row(`${kind} p50`);
+    const p99 = row(`${kind} p99`);
+    for (const path of ["direct", "passthrough", "gateway"] as const) {
+      expect(p99.values[path] as number).toBeGreaterThanOrEqual(p50.values[path] as number);
+      // Loopback requests: well under a minute, even on a loaded machine.
+      expect(p50.values[path] as number).toBeLessThan(60_000);
+    }
+  }
+  expect(report.rows.filter((r) => r.metric.startsWith("Throughput, concurrency"))).toHaveLength(2);
+
+  // Memory: sampled for the two Workers (workerd processes); the direct path has none.
+  for (const prefix of ["workerd RSS before", "workerd RSS peak"]) {
+    const r = row(prefix);
+    expect(r.values.direct).toBeNull();
+    positive(r.values.passthrough);
+    positive(r.values.gateway);
+    // A workerd process tree is tens to hundreds of MB, never tens of GB.
+    expect(r.values.gateway as number).toBeLessThan(8192);
+  }
+
+  const { sse, injection } = report.micro;
+  for (const key of [
+    "extract16k",
+    "extractPerEvent",
+    "decoder16k",
+    "decoderPerEvent",
+    "textDecoder16k",
+  ] as const) {
+    const rate = sse[key];
+    positive(rate.cpu);
+    positive(rate.wall);
+  }
+  expect(injection.bodyBytes).toBeGreaterThan(0);
+  for (const time of [injection.inject, injection.prepareOnly, injection.parse]) {
+    positive(time.cpuMs);
+    positive(time.wallMs);
+  }
+});
