@@ -114,6 +114,7 @@ test("bench smoke run produces every row with sane numbers", { timeout: 240_000 
   for (const key of [
     "extract16k",
     "extractPerEvent",
+    "extractTextOnly16k",
     "decoder16k",
     "decoderPerEvent",
     "textDecoder16k",
