@@ -17,9 +17,10 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { log } from "../log";
-import { getMcpConfig } from "../mcp/config";
+import { getMcpConfig, type McpConfig } from "../mcp/config";
 import { isInjectedName } from "../mcp/naming";
 import { type InjectedTool, loadInjectedTools, Toolbox, type ToolRun } from "../mcp/tools";
+import { writeMetric } from "../metrics/write";
 import { createSseDecoder, type SseEvent } from "../sse/decoder";
 import type { ProviderAdapter, ResponseOutcome } from "./adapter";
 import { clientResponseHeaders, fetchUpstream, UpstreamTimeoutError, UpstreamUnreachableError } from "./http";
@@ -99,7 +100,15 @@ const encoder = new TextEncoder();
  */
 export async function runWithInjectedTools(request: LoopRequest): Promise<Response | null> {
   const { c, dialect, json, model } = request;
-  const config = getMcpConfig(c.env);
+  let config: McpConfig;
+  try {
+    config = getMcpConfig(c.env);
+  } catch (error) {
+    // A bad MCP_SERVERS answers 500 (app.onError names the variable); the interception still ends.
+    const message = error instanceof Error ? error.message : String(error);
+    request.interception.end({ status: "failed", errorType: "config_error", errorMessage: message });
+    throw error;
+  }
   if (config.servers.length === 0 || config.skipModels?.test(model) || !dialect.applies(json)) return null;
   const tools = await loadInjectedTools(c.env, c.executionCtx, config);
   if (tools.length === 0) return null;
@@ -124,7 +133,7 @@ class Loop {
   }
 
   async start(body: string): Promise<Response> {
-    const { adapter, interception } = this.request;
+    const { interception } = this.request;
     let upstream: Response;
     try {
       upstream = await this.fetch(body);
@@ -192,6 +201,8 @@ class Loop {
         interception: this.request.interception.id,
         iterations: this.iteration,
       });
+      const event = { event: "mcp_iteration_cap", detail: this.request.model };
+      writeMetric(this.request.c.env.METRICS, "gateway_event", event, { count: 1 });
     }
     return why;
   }

@@ -10,6 +10,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Env } from "../config";
 import { log } from "../log";
+import { writeMetric } from "../metrics/write";
 import { callServerTool, connectMcp, type ListedTool, listServerTools, safeMessage } from "./client";
 import { type McpConfig, type McpServerConfig, toolAllowed } from "./config";
 import { fnv1a32, injectedToolName } from "./naming";
@@ -111,11 +112,8 @@ function refresh(env: Env, config: McpConfig, server: McpServerConfig, previous:
         error: message,
         servingCachedTools: Boolean(previous?.tools),
       });
-      env.METRICS?.writeDataPoint({
-        indexes: ["mcp_server_unavailable"],
-        blobs: [server.name],
-        doubles: [1],
-      });
+      const event = { event: "mcp_server_unavailable", detail: server.name };
+      writeMetric(env.METRICS, "gateway_event", event, { count: 1 });
       entry = { checkedAt: Date.now(), tools: previous?.tools ?? null, error: message };
     }
     try {

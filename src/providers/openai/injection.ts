@@ -72,14 +72,24 @@ export const chatInjection: InjectionDialect = {
   prepare(text, json, tools) {
     // Streaming needs the usage chunk to record each iteration (the view hides it again).
     const withUsage = withIncludeUsage(json, new TextEncoder().encode(text));
-    const base = withUsage ? new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(withUsage) : text;
+    const base = withUsage
+      ? new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(withUsage)
+      : text;
     return prepareOpenAI(base, chatToolsJson(tools));
   },
 
   continueWith(text, turn, results) {
     const message = turn.assistant as ChatMessage;
-    const assistant: ChatMessage = { role: "assistant", content: message.content ?? null, tool_calls: message.tool_calls };
-    const tools = results.map((result) => ({ role: "tool", tool_call_id: result.call.id, content: resultText(result) }));
+    const assistant: ChatMessage = {
+      role: "assistant",
+      content: message.content ?? null,
+      tool_calls: message.tool_calls,
+    };
+    const tools = results.map((result) => ({
+      role: "tool",
+      tool_call_id: result.call.id,
+      content: resultText(result),
+    }));
     return appendToArray(text, "messages", [assistant, ...tools].map((m) => JSON.stringify(m)).join(","));
   },
 
@@ -102,7 +112,11 @@ export const chatInjection: InjectionDialect = {
       .join("");
     const calls = visibleCalls(lastMessage);
     const { tool_calls: _hidden, ...rest } = lastMessage;
-    const message: ChatMessage = { ...rest, content: content || null, ...(calls.length > 0 ? { tool_calls: calls } : {}) };
+    const message: ChatMessage = {
+      ...rest,
+      content: content || null,
+      ...(calls.length > 0 ? { tool_calls: calls } : {}),
+    };
     const finish = end === "capped" ? "stop" : lastChoice.finish_reason;
     return { ...last, id: first.id, choices: [{ ...lastChoice, message, finish_reason: finish }], usage };
   },
@@ -132,7 +146,10 @@ class ChatView implements StreamView {
   /** This iteration. */
   private iterationId: string | null = null;
   private content = "";
-  private calls = new Map<number, Required<Pick<ChatCall, "function">> & ChatCall & { clientIndex: number | null }>();
+  private calls = new Map<
+    number,
+    Required<Pick<ChatCall, "function">> & ChatCall & { clientIndex: number | null }
+  >();
   private nextClientIndex = 0;
   private finishChunk: ChatChunk | null = null;
 
@@ -191,7 +208,8 @@ class ChatView implements StreamView {
     }
     call.id ??= piece.id;
     if (piece.function?.name) call.function.name = (call.function.name ?? "") + piece.function.name;
-    if (piece.function?.arguments) call.function.arguments = (call.function.arguments ?? "") + piece.function.arguments;
+    if (piece.function?.arguments)
+      call.function.arguments = (call.function.arguments ?? "") + piece.function.arguments;
     if (call.clientIndex === null) return [];
     return [{ ...piece, index: call.clientIndex }];
   }
@@ -288,7 +306,9 @@ export const responsesInjection: InjectionDialect = {
     const last = bodies[bodies.length - 1] ?? {};
     let usage: unknown;
     for (const body of bodies) usage = addUsage(usage, body.usage);
-    const output = bodies.flatMap((body) => ((body.output as Item[]) ?? []).filter((item) => !isInjectedItem(item)));
+    const output = bodies.flatMap((body) =>
+      ((body.output as Item[]) ?? []).filter((item) => !isInjectedItem(item)),
+    );
     return { ...last, id: first.id, created_at: first.created_at, output, usage };
   },
 
