@@ -1,8 +1,8 @@
 /** Worker entry: HTTP (Hono), the records queue consumers, and the retention cron. */
 import { app } from "./app";
 import { type Env, getConfig } from "./config";
-import { deleteOldRecords } from "./retention";
 import { consumeDeadLetters, consumeRecords } from "./recorder/consumer";
+import { deleteOldRecords } from "./retention";
 
 export default {
   fetch: app.fetch,

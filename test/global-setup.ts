@@ -16,7 +16,11 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
-  const [anthropic, openai, mcp] = await Promise.all([startFakeAnthropic(), startFakeOpenAI(), startEverythingServer()]);
+  const [anthropic, openai, mcp] = await Promise.all([
+    startFakeAnthropic(),
+    startFakeOpenAI(),
+    startEverythingServer(),
+  ]);
   project.provide("anthropicUrl", anthropic.url);
   project.provide("openaiUrl", openai.url);
   project.provide("mcpUrl", mcp.url);

@@ -3,8 +3,8 @@
  * a child process on a free port.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,7 +24,9 @@ export interface RunningMcpServer {
 
 export async function startEverythingServer(): Promise<RunningMcpServer> {
   const port = await freePort();
-  const entry = createRequire(import.meta.url).resolve("@modelcontextprotocol/server-everything/dist/index.js");
+  const entry = createRequire(import.meta.url).resolve(
+    "@modelcontextprotocol/server-everything/dist/index.js",
+  );
   const child: ChildProcess = spawn(process.execPath, [entry, "streamableHttp"], {
     env: { ...process.env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],

@@ -72,7 +72,12 @@ export async function startFakeServer(handler: FakeHandler, port = 0): Promise<F
 }
 
 /** Writes SSE text in pieces with a pause between them, so chunk boundaries fall where the test says. */
-export async function writeInPieces(response: ServerResponse, text: string, pieceSizes: number[] | number, delayMs = 0) {
+export async function writeInPieces(
+  response: ServerResponse,
+  text: string,
+  pieceSizes: number[] | number,
+  delayMs = 0,
+) {
   const bytes = Buffer.from(text, "utf8");
   let offset = 0;
   let i = 0;

@@ -234,7 +234,12 @@ describe("record pipeline", () => {
     expect(result.ackAll).toBe(false);
     expect(result.explicitAcks).toHaveLength(0);
     expect(result.retryMessages).toHaveLength(4);
-    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId).sort()).toEqual(["m0", "m1", "m2", "m3"]);
+    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId).sort()).toEqual([
+      "m0",
+      "m1",
+      "m2",
+      "m3",
+    ]);
   });
 
   it("sends a record that keeps failing to the dead-letter queue, where it is kept whole", async () => {

@@ -14,7 +14,8 @@ export async function admin(path: string, init: RequestInit = {}): Promise<Respo
 
 export async function createKey(user: string, name?: string): Promise<{ id: string; key: string }> {
   const response = await admin("/keys", { method: "POST", body: JSON.stringify({ user, name }) });
-  if (response.status !== 201) throw new Error(`key create failed: ${response.status} ${await response.text()}`);
+  if (response.status !== 201)
+    throw new Error(`key create failed: ${response.status} ${await response.text()}`);
   return response.json();
 }
 
@@ -33,7 +34,10 @@ export async function eventually<T>(check: () => Promise<T>, timeout = 10_000): 
 /** Waits for an interception to be ended in D1 and returns it with all its child rows. */
 export async function endedInterception(id: string) {
   const interception = await eventually(async () => {
-    const [row] = await rows<Record<string, unknown>>("select * from aibridge_interceptions where id = ?", id);
+    const [row] = await rows<Record<string, unknown>>(
+      "select * from aibridge_interceptions where id = ?",
+      id,
+    );
     if (!row || row.ended_at === null) throw new Error(`interception ${id} not ended yet`);
     return row;
   });
@@ -46,7 +50,9 @@ export async function endedInterception(id: string) {
   return { interception, tokens, prompts, tools, thoughts };
 }
 
-export function fakeRequests(baseUrl: string): Promise<{ method: string; url: string; headers: Record<string, string>; bodyBase64: string }[]> {
+export function fakeRequests(
+  baseUrl: string,
+): Promise<{ method: string; url: string; headers: Record<string, string>; bodyBase64: string }[]> {
   return fetch(`${baseUrl}/__fake/requests`).then((r) => r.json());
 }
 
