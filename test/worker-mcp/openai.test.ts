@@ -156,6 +156,13 @@ describe("Chat Completions with injected MCP tools", () => {
     expect(again!.text).toBe(blockingFirst!.text);
   });
 
+  it("leaves requests it cannot loop over (several choices) untouched, tools and all", async () => {
+    const body = { ...chatBody, n: 2 };
+    await raw("/chat/completions", "c-n2", body, "none");
+    const [sent] = await upstreamRequests("c-n2");
+    expect(sent!.text).toBe(JSON.stringify(body));
+  });
+
   it("a tool error reaches the model as an error result", async () => {
     const completion = await client("c-bad", "bad-args").chat.completions.create(chatBody);
     expect(completion.choices[0]!.message.content).toMatch(/Tool said: Error: .*Invalid arguments/s);

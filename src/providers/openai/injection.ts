@@ -66,8 +66,10 @@ function visibleCalls(message: ChatMessage): ChatCall[] {
 }
 
 export const chatInjection: InjectionDialect = {
-  // With several choices there is no single conversation to continue.
-  applies: (json) => json.n === undefined || json.n === null || json.n === 1,
+  // With several choices there is no single conversation to continue; legacy `functions` cannot
+  // be combined with `tools`.
+  applies: (json) =>
+    (json.n === undefined || json.n === null || json.n === 1) && json.functions === undefined,
 
   prepare(text, json, tools) {
     // Streaming needs the usage chunk to record each iteration (the view hides it again).
