@@ -49,7 +49,7 @@ const CONFIG = SMOKE
       warmup: 30,
       iterations: 200,
       longEvents: 4000,
-      longIterations: 10,
+      longIterations: 5,
       throughputMs: 2000,
       throughputRounds: 3,
       maxRequests: 20_000,
@@ -187,7 +187,7 @@ async function latencyPhase(paths) {
     }
     if ((i + 1) % 50 === 0) log(`latency ${i + 1}/${total}`);
   }
-  const longTotal = Math.max(1, Math.round(CONFIG.warmup / 10)) + CONFIG.longIterations;
+  const longTotal = 1 + CONFIG.longIterations;
   let longBytes = 0;
   for (let i = 0; i < longTotal; i++) {
     for (const path of rotated(paths, i)) {
@@ -195,6 +195,7 @@ async function latencyPhase(paths) {
       if (i >= longTotal - CONFIG.longIterations) samples[path.name].long.push(result.totalMs);
       longBytes = result.bytes;
     }
+    log(`long stream ${i + 1}/${longTotal}`);
   }
   return { samples, longBytes };
 }
@@ -428,6 +429,16 @@ async function writeResults(report) {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Stops for everything started so far (also run on Ctrl-C: wrangler dev must not outlive the run). */
+const stops = [];
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, async () => {
+    log(`${signal}: stopping`);
+    for (const stop of stops.splice(0).reverse()) await Promise.resolve(stop()).catch(() => {});
+    process.exit(130);
+  });
+}
+
 async function main() {
   const started = performance.now();
   const loadStart = loadavg()[0];
@@ -437,7 +448,6 @@ async function main() {
       .join(" ")}`,
   );
   const state = await mkdtemp(join(tmpdir(), "aibridge-bench-"));
-  const stops = [];
   try {
     const upstream = await startUpstreamProcess();
     stops.push(upstream.stop);
