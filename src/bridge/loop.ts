@@ -253,6 +253,18 @@ class Loop {
   }
 
   private async blocking(first: Response, headers: Headers): Promise<Response> {
+    try {
+      return await this.blockingLoop(first, headers);
+    } catch (error) {
+      // A bug must not leave the interception open or MCP connections behind (app.onError answers).
+      const message = error instanceof Error ? error.message : String(error);
+      this.request.interception.end({ status: "failed", errorType: "gateway_error", errorMessage: message });
+      this.close();
+      throw error;
+    }
+  }
+
+  private async blockingLoop(first: Response, headers: Headers): Promise<Response> {
     const { adapter, dialect, interception } = this.request;
     const bodies: Record<string, unknown>[] = [];
     let upstream = first;
@@ -367,65 +379,79 @@ class Loop {
     };
     c.req.raw.signal.addEventListener("abort", disconnect);
 
+    const step = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
+      const send = (text: string) => {
+        if (text) safely(() => controller.enqueue(encoder.encode(text)));
+      };
+      for (;;) {
+        if (gone) return;
+        const { done: upstreamDone, value } = await current.reader.read();
+        if (gone) return;
+        if (!upstreamDone) {
+          if (value.byteLength === 0) continue;
+          controller.enqueue(value);
+          return;
+        }
+        const { relay, outcome } = await current.done;
+        if (relay.kind !== "completed" || outcome.error) {
+          // The relay or the view already passed the error event on to the client.
+          safely(() => controller.close());
+          const error =
+            relay.kind === "upstream_error" || relay.kind === "upstream_stalled"
+              ? { type: relay.kind, message: relay.message }
+              : outcome.error;
+          return finish(() => this.end({ stopReason: null, error }, "done"));
+        }
+        const turn = view.endTurn();
+        const next = this.decide(turn);
+        if (next !== "continue") {
+          send(view.finish(next));
+          safely(() => controller.close());
+          return finish(() => this.end(outcome, next));
+        }
+        send(view.keepAlive());
+        const timer = setInterval(() => send(view.keepAlive()), KEEPALIVE_MS);
+        let results: ToolResult[];
+        try {
+          results = await this.runTools(turn);
+        } finally {
+          clearInterval(timer);
+        }
+        if (gone) return;
+        const failed = (type: string, message: string) => {
+          send(adapter.streamErrorEvent(message));
+          safely(() => controller.close());
+          finish(() => interception.end({ status: "failed", errorType: type, errorMessage: message }));
+        };
+        let upstream: Response;
+        try {
+          upstream = await this.fetch(dialect.continueWith(this.body, turn, results));
+        } catch (error) {
+          return failed("upstream_unreachable", error instanceof Error ? error.message : String(error));
+        }
+        if (!upstream.ok || !upstream.body) {
+          const described = adapter.describeError(upstream.status, await upstream.text());
+          return failed(described.type, `Upstream answered ${upstream.status}: ${described.message}`);
+        }
+        current = open(upstream.body);
+      }
+    };
+
     return new ReadableStream<Uint8Array>(
       {
-        pull: async (controller) => {
-          const send = (text: string) => {
-            if (text) safely(() => controller.enqueue(encoder.encode(text)));
-          };
-          for (;;) {
-            if (gone) return;
-            const { done: upstreamDone, value } = await current.reader.read();
-            if (gone) return;
-            if (!upstreamDone) {
-              if (value.byteLength === 0) continue;
-              controller.enqueue(value);
-              return;
-            }
-            const { relay, outcome } = await current.done;
-            if (relay.kind !== "completed" || outcome.error) {
-              // The relay or the view already passed the error event on to the client.
-              safely(() => controller.close());
-              const error =
-                relay.kind === "upstream_error" || relay.kind === "upstream_stalled"
-                  ? { type: relay.kind, message: relay.message }
-                  : outcome.error;
-              return finish(() => this.end({ stopReason: null, error }, "done"));
-            }
-            const turn = view.endTurn();
-            const next = this.decide(turn);
-            if (next !== "continue") {
-              send(view.finish(next));
-              safely(() => controller.close());
-              return finish(() => this.end(outcome, next));
-            }
-            send(view.keepAlive());
-            const timer = setInterval(() => send(view.keepAlive()), KEEPALIVE_MS);
-            let results: ToolResult[];
-            try {
-              results = await this.runTools(turn);
-            } finally {
-              clearInterval(timer);
-            }
-            if (gone) return;
-            const failed = (type: string, message: string) => {
-              send(adapter.streamErrorEvent(message));
-              safely(() => controller.close());
-              finish(() => interception.end({ status: "failed", errorType: type, errorMessage: message }));
-            };
-            let upstream: Response;
-            try {
-              upstream = await this.fetch(dialect.continueWith(this.body, turn, results));
-            } catch (error) {
-              return failed("upstream_unreachable", error instanceof Error ? error.message : String(error));
-            }
-            if (!upstream.ok || !upstream.body) {
-              const described = adapter.describeError(upstream.status, await upstream.text());
-              return failed(described.type, `Upstream answered ${upstream.status}: ${described.message}`);
-            }
-            current = open(upstream.body);
-          }
-        },
+        pull: (controller) =>
+          step(controller).catch((error) => {
+            // A bug must not leave the client hanging or the interception open.
+            const message = error instanceof Error ? error.message : String(error);
+            log.error("mcp_loop_failed", { interception: interception.id, error: message });
+            safely(() =>
+              controller.enqueue(encoder.encode(adapter.streamErrorEvent("Internal gateway error."))),
+            );
+            safely(() => controller.close());
+            finish(() =>
+              interception.end({ status: "failed", errorType: "gateway_error", errorMessage: message }),
+            );
+          }),
         cancel: () => disconnect(),
       },
       { highWaterMark: 0 },

@@ -5,7 +5,8 @@
  * once the last turn carries a tool result it answers with that result's text. Scenarios
  * (x-fake-scenario): call (default) · always (never stops calling: the loop cap) · bad-args (a call
  * the MCP server rejects) · unknown (a bmcp_ tool that does not exist) · mixed (a client tool and an
- * injected tool in one turn) · none (plain answer).
+ * injected tool in one turn) · none (plain answer) · fail-after-tool (Anthropic: 529 once a tool
+ * result comes back).
  * Each iteration N has its own message id (…_iter_N) and usage (input 100·N, output 10·N).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -352,6 +353,11 @@ async function handle(request: IncomingMessage, raw: Buffer, response: ServerRes
     response.end(JSON.stringify(value));
   };
   if (url.pathname === "/v1/messages") {
+    if (scenario === "fail-after-tool" && anthropicResults(body).length > 0) {
+      response.writeHead(529, { "content-type": "application/json" });
+      response.end('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}');
+      return;
+    }
     const answer = decide(scenario, anthropicResults(body));
     const message = anthropicMessage(body, answer);
     return body.stream ? stream(anthropicStream(message, answer)) : json(message);

@@ -198,6 +198,22 @@ describe("Anthropic Messages with injected MCP tools", () => {
     expect(texts(unknown.content)[1]).toBe("Tool said: Unknown tool: bmcp_everything_nope (error=true)");
   });
 
+  it("an upstream error after a tool ran reaches the client (status, or error event) and fails the interception", async () => {
+    const blocking = await SELF.fetch(`${GATEWAY}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": key, "content-type": "application/json", "x-fake-scenario": "fail-after-tool" },
+      body: JSON.stringify(question()),
+    });
+    expect(blocking.status).toBe(529);
+    expect(await blocking.json()).toMatchObject({ type: "error", error: { type: "overloaded_error" } });
+    const record = await endedInterception(blocking.headers.get("x-aibridge-interception-id")!);
+    expect(record.interception).toMatchObject({ status: "failed", error_type: "overloaded_error" });
+    expect(record.tools).toEqual([expect.objectContaining({ injected: 1, invocation_error: null })]);
+
+    const stream = client("a-fail-stream", "fail-after-tool").messages.stream(question());
+    await expect(stream.finalMessage()).rejects.toThrow(/Overloaded/);
+  });
+
   it("a turn mixing a client tool and an injected tool goes to the client without the injected call", async () => {
     const message = await client("a-mixed", "mixed").messages.stream(question()).finalMessage();
     expect(message.stop_reason).toBe("tool_use");
