@@ -52,9 +52,16 @@ export default defineConfig(async () => {
                   ANTHROPIC_BASE_URL: inject("mcpUpstreamUrl"),
                   OPENAI_BASE_URL: `${inject("mcpUpstreamUrl")}/v1`,
                   MCP_SERVERS: JSON.stringify([
-                    { name: "everything", url: inject("mcpUrl"), allow: ["^echo$", "^get-sum$"] },
+                    {
+                      name: "everything",
+                      url: inject("mcpUrl"),
+                      // biome-ignore lint/suspicious/noTemplateCurlyInString: how MCP_SERVERS names a secret
+                      headers: { "x-mcp-token": "${MCP_TEST_TOKEN}" },
+                      allow: ["^echo$", "^get-sum$"],
+                    },
                     { name: "down", url: "http://127.0.0.1:9/mcp" },
                   ]),
+                  MCP_TEST_TOKEN: "mcp-test-TOKEN-must-never-leak-9f3a",
                   MCP_SKIP_MODELS: "haiku",
                   MCP_MAX_ITERATIONS: "3",
                   TEST_MIGRATIONS: migrations,

@@ -6,11 +6,11 @@
 
 import { env, SELF } from "cloudflare:test";
 import Anthropic from "@anthropic-ai/sdk";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Env } from "../../src/config";
 import { getMcpConfig } from "../../src/mcp/config";
 import { type CacheEntry, cacheKey } from "../../src/mcp/tools";
-import { createKey, endedInterception, GATEWAY } from "../worker/helpers";
+import { createKey, endedInterception, GATEWAY, rows } from "../worker/helpers";
 import { upstreamRequests } from "./helpers";
 
 const MCP_URL = inject("mcpUrl");
@@ -94,6 +94,32 @@ describe("Anthropic Messages with injected MCP tools", () => {
       provider_tool_call_id: "call_1",
       provider_response_id: "msg_iter_1",
     });
+  });
+
+  it("never puts the MCP header secret in records, logs or responses", async () => {
+    const secret = env.MCP_TEST_TOKEN as string;
+    const lines: string[] = [];
+    for (const level of ["log", "warn", "error"] as const) {
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.join(" ")));
+    }
+    try {
+      const ok = await client("a-secret").messages.create(question()).withResponse();
+      const failing = await client("a-secret-2", "bad-args").messages.create(question()).withResponse();
+      const answers = JSON.stringify([ok.data, failing.data]);
+      for (const response of [ok.response, failing.response]) {
+        await endedInterception(response.headers.get("x-aibridge-interception-id")!);
+      }
+      const tables = await rows<{ name: string }>(
+        "select name from sqlite_master where type = 'table' and name like 'aibridge_%'",
+      );
+      const stored = await Promise.all(tables.map(({ name }) => rows(`select * from ${name}`)));
+      expect(JSON.stringify(stored)).toContain("bmcp_everything_get-sum"); // the records are there…
+      expect(JSON.stringify(stored)).not.toContain(secret); // …without the secret
+      expect(lines.join("\n")).not.toContain(secret);
+      expect(answers).not.toContain(secret);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it("injects byte-identical tools (after the client's own) on every request", async () => {
