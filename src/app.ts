@@ -44,6 +44,7 @@ for (const prefix of ["/anthropic/*", "/openai/*"]) {
 }
 app.route("/anthropic", anthropicRoutes);
 app.route("/openai", openaiRoutes);
+app.get("/admin/", (c) => c.redirect("/admin", 301));
 app.route("/admin", adminRoutes);
 
 /** Errors in the shape of the API the client was talking to, so its SDK can show them. */

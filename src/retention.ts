@@ -12,6 +12,7 @@ export const RECORD_TABLES = [
   ["aibridge_tool_usages", "created_at"],
   ["aibridge_model_thoughts", "created_at"],
   ["aibridge_interceptions", "started_at"],
+  ["aibridge_dead_letters", "received_at"],
 ] as const;
 
 export interface RetentionOptions {
