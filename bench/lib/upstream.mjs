@@ -7,7 +7,8 @@
  * The shape of the answer is chosen by the client (headers the gateway forwards untouched):
  *   x-bench-events: <n>   streaming: n text_delta events (default 20)
  *   x-bench-bytes:  <n>   streaming: about n bytes of text_delta events written in 64 KiB writes
- *                         that wait for the socket to drain (the 100 MB memory test)
+ *                         that wait for the socket to drain (the 100 MB memory test); the bytes
+ *                         written so far are reported to the parent process ({bigWritten})
  * A request without the expected provider key gets Anthropic's 401, so a path that loses or
  * mangles credentials shows up as errors, not as fast numbers.
  *
@@ -130,10 +131,17 @@ async function stream(response, model, headers) {
     const perWrite = Math.max(1, Math.floor(65536 / delta.length));
     const block = delta.repeat(perWrite);
     let written = 0;
+    let reported = 0;
     while (written < bytes) {
       if (!(await write(response, block))) return;
       written += block.length;
+      // Progress for the parent: how far the upstream got is how much a relay could have buffered.
+      if (process.send && Date.now() - reported >= 20) {
+        reported = Date.now();
+        process.send({ bigWritten: written });
+      }
     }
+    process.send?.({ bigWritten: written });
     await write(response, streamEnd(Math.round(written / 4)));
     response.end();
     return;

@@ -50,18 +50,38 @@ export function wranglerRun(args, options = {}) {
 
 /**
  * Starts `wrangler dev` for the config at `config` (entry `script` instead of the config's main,
- * if given) with `vars`, state under `persistTo`, and waits until GET `readyPath` answers 200.
+ * if given; bundled once beforehand with `prebuild`) with `vars`, state under `persistTo`, and
+ * waits until GET `readyPath` answers 200.
  */
 export async function startWranglerDev({
   name,
   config,
   script,
+  prebuild = false,
   vars,
   persistTo,
   readyPath = "/healthz",
   timeoutMs = 90_000,
 }) {
   await mkdir(persistTo, { recursive: true });
+  let entry = script;
+  if (prebuild) {
+    // Bundle once up front and run the bundle: src/ may be edited while the benchmark runs (other
+    // work on the project), and wrangler dev would reload the Worker mid-measurement.
+    const outdir = join(persistTo, "build");
+    await wranglerRun([
+      "deploy",
+      ...(script ? [script] : []),
+      "--config",
+      config,
+      "--dry-run",
+      "--outdir",
+      outdir,
+    ]);
+    const built = readdirSync(outdir).find((file) => file.endsWith(".js"));
+    if (!built) throw new Error(`no bundle in ${outdir}`);
+    entry = join(outdir, built);
+  }
   const envFile = join(persistTo, `${name}.env`);
   await writeFile(
     envFile,
@@ -72,7 +92,8 @@ export async function startWranglerDev({
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const args = [
     "dev",
-    ...(script ? [script] : []),
+    ...(entry ? [entry] : []),
+    ...(prebuild ? ["--no-bundle"] : []),
     "--config", config,
     "--ip", "127.0.0.1",
     "--port", String(port),
