@@ -12,7 +12,8 @@
  *   node bench/run.mjs --smoke         a handful of iterations and tiny streams (< 60 s), no RESULTS.md
  *   --json <file>                      also write the figures as JSON
  *   --no-write                         do not touch bench/RESULTS.md
- *   --attribution                      also measure the gateway with recording off (a 4th path)
+ *   --attribution                      also measure the gateway with recording off, and the pass-through
+ *                                      Worker relaying through a JavaScript stream (5 paths)
  */
 import { execFileSync, fork } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -30,7 +31,7 @@ const argv = process.argv.slice(2);
 const SMOKE = argv.includes("--smoke");
 const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : null;
 const WRITE_RESULTS = !SMOKE && !argv.includes("--no-write");
-/** Adds a fourth path, the gateway with recording switched off (bench/variants), to see where time goes. */
+/** Adds the gateway with recording off (bench/variants) and a JS-stream pass-through, to see where time goes. */
 const ATTRIBUTION = argv.includes("--attribution");
 
 const CONFIG = SMOKE
@@ -137,6 +138,14 @@ function pathsFor(upstream, passthrough, gateway, gatewayKey, norec) {
             url: `${norec.url}/anthropic/v1/messages`,
             headers: { ...common, "x-api-key": gatewayKey },
             dev: norec,
+          },
+          {
+            // The pass-through Worker relaying through a pull-based JavaScript stream (the shape of
+            // src/bridge/relay.ts, no parsing): the cost of relaying in JavaScript at all.
+            name: "jsrelay",
+            url: `${passthrough.url}/anthropic/v1/messages`,
+            headers: { ...common, "x-api-key": PROVIDER_KEY, "x-bench-relay": "js" },
+            dev: passthrough,
           },
         ]
       : []),
@@ -341,7 +350,12 @@ function summarize(latency, tput, memory) {
     );
   }
   const mem = (field) =>
-    Object.fromEntries(Object.entries(memory).map(([n, m]) => [n, m ? m[field] / 1024 / 1024 : Number.NaN]));
+    Object.fromEntries(
+      Object.entries(memory).map(([n, m]) => {
+        if (!m) return [n, Number.NaN];
+        return [n, field === "rate" ? m.bytes / 1024 / 1024 / m.seconds : m[field] / 1024 / 1024];
+      }),
+    );
   add(`workerd RSS before the ${mb(CONFIG.bigBytes)} MB stream`, "MB", mem("baseline"), true);
   add(
     `workerd RSS peak while relaying it (client reads ${mb(CONFIG.slowReadBytesPerSecond)} MB/s)`,
@@ -375,8 +389,10 @@ function serverTimingMedians(samples) {
 function formatRows(rows) {
   const extra = rows.some((row) => "norec" in row.values);
   const lines = [
-    `| metric | direct | pass-through Worker | gateway | gateway ÷ pass-through | target |${extra ? " gateway, recording off (attribution) |" : ""}`,
-    `|---|---:|---:|---:|---:|---|${extra ? "---:|" : ""}`,
+    `| metric | direct | pass-through Worker | gateway | gateway ÷ pass-through | target |${
+      extra ? " attribution: gateway, recording off | attribution: pass-through, JS stream relay |" : ""
+    }`,
+    `|---|---:|---:|---:|---:|---|${extra ? "---:|---:|" : ""}`,
   ];
   for (const row of rows) {
     const f = (v) => (row.unit === "req/s" ? (Number.isFinite(v) ? v.toFixed(0) : "—") : ms(v));
@@ -384,7 +400,7 @@ function formatRows(rows) {
     lines.push(
       `| ${row.metric} (${row.unit}) | ${f(row.values.direct)} | ${f(row.values.passthrough)} | ${f(row.values.gateway)} | ${
         Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : "—"
-      } | ${met} |${extra ? ` ${f(row.values.norec)} |` : ""}`,
+      } | ${met} |${extra ? ` ${f(row.values.norec)} | ${f(row.values.jsrelay)} |` : ""}`,
     );
   }
   return lines.join("\n");
@@ -455,11 +471,14 @@ async function writeResults(report) {
 
 /** Stops for everything started so far (also run on Ctrl-C: wrangler dev must not outlive the run). */
 const stops = [];
+async function stopAll() {
+  for (const stop of stops.splice(0).reverse()) await Promise.resolve(stop()).catch(() => {});
+}
+let shutdown = null;
 for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.once(signal, async () => {
+  process.once(signal, () => {
     log(`${signal}: stopping`);
-    for (const stop of stops.splice(0).reverse()) await Promise.resolve(stop()).catch(() => {});
-    process.exit(130);
+    shutdown = stopAll().then(() => process.exit(130));
   });
 }
 
@@ -530,7 +549,7 @@ async function main() {
     const tput = await throughputPhase(paths);
     const memory = await memoryPhase(paths, upstream);
     for (const path of paths) path.agent.destroy();
-    for (const stop of stops.splice(0).reverse()) await stop();
+    await stopAll();
 
     log("micro-benchmarks");
     const micro = await runMicro({ smoke: SMOKE });
@@ -560,7 +579,8 @@ async function main() {
     if (WRITE_RESULTS) await writeResults(report);
     log(`done in ${report.seconds.toFixed(0)} s`);
   } finally {
-    for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => {});
+    await stopAll();
+    await shutdown;
     await rm(state, { recursive: true, force: true });
   }
 }
