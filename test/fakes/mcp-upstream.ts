@@ -339,14 +339,32 @@ function responsesStream(response: ReturnType<typeof responseObject>, answer: An
 
 // ---------- server ----------
 
+/** Streams tagged with x-fake-trace: whether the fake wrote their last byte (GET /__mcp/sent/<trace>). */
+const sent = new Map<string, boolean>();
+
 async function handle(request: IncomingMessage, raw: Buffer, response: ServerResponse): Promise<void> {
   const url = new URL(request.url ?? "/", "http://fake");
+  if (request.method === "GET" && url.pathname.startsWith("/__mcp/sent/")) {
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(JSON.stringify({ completed: sent.get(url.pathname.slice("/__mcp/sent/".length)) ?? null }));
+    return;
+  }
   const body = JSON.parse(raw.toString("utf8")) as Json;
   const scenario = scenarioOf(request);
-  const stream = (text: string) => {
+  const trace = request.headers["x-fake-trace"] as string | undefined;
+  const stream = async (text: string) => {
     response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-    // Small pieces: chunk boundaries fall inside events, as they do on real networks.
-    return writeInPieces(response, text, [7, 31, 64]).then(() => void response.end());
+    if (trace) sent.set(trace, false);
+    // Small pieces: chunk boundaries fall inside events, as they do on real networks. With
+    // x-fake-slow the pieces come 25 ms apart, so a client can hang up mid-stream.
+    await writeInPieces(
+      response,
+      text,
+      request.headers["x-fake-slow"] ? 16 : [7, 31, 64],
+      request.headers["x-fake-slow"] ? 25 : 0,
+    );
+    response.end();
+    if (trace) sent.set(trace, true);
   };
   const json = (value: unknown) => {
     response.writeHead(200, { "content-type": "application/json" });

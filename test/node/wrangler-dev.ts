@@ -97,6 +97,16 @@ function wrangler(args: string[], timeout = 60_000) {
   });
 }
 
+/**
+ * dotenv only unescapes \n inside double quotes (a `\"` stays as is), so a value holding double
+ * quotes (JSON such as MCP_SERVERS) goes in single quotes, which dotenv keeps literally.
+ */
+function envFileValue(value: string): string {
+  return value.includes('"') && !value.includes("'") && !value.includes("\n")
+    ? `'${value}'`
+    : JSON.stringify(value);
+}
+
 export async function startWranglerDev(options: WranglerDevOptions = {}): Promise<WranglerDev> {
   const ownsState = !options.persistTo;
   const persistTo = options.persistTo ?? (await mkdtemp(join(tmpdir(), "aibridge-dev-")));
@@ -110,7 +120,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   await writeFile(
     envFile,
     Object.entries(vars)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}\n`)
+      .map(([k, v]) => `${k}=${envFileValue(v)}\n`)
       .join(""),
   );
 
