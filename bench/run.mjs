@@ -556,7 +556,9 @@ async function main() {
     const rows = summarize(latency, tput, memory);
     const report = {
       mode: SMOKE ? "smoke" : "full",
-      command: SMOKE ? "node bench/run.mjs --smoke" : "npm run bench",
+      command: SMOKE
+        ? "node bench/run.mjs --smoke"
+        : `npm run bench${ATTRIBUTION ? " -- --attribution" : ""}`,
       date: new Date().toISOString(),
       seconds: (performance.now() - started) / 1000,
       load: { start: loadStart, end: loadavg()[0] },
