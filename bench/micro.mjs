@@ -4,9 +4,9 @@
  *   - the streaming parse path: src/sse/decoder.ts feeding src/providers/anthropic/stream.ts
  *     (MessagesStreamParser), in MB/s of SSE bytes, with a breakdown (TextDecoder alone, decoder
  *     alone) to show where the time goes;
- *   - tool injection on a 400 KB Claude-Code-shaped body: what runWithInjectedTools does per request
- *     (decode the body bytes, anthropicInjection.prepare splicing the tools and tool_choice in, encode
- *     for the upstream fetch), in ms per op; plus the body parse every bridged request pays.
+ *   - tool injection on a 400 KB Claude-Code-shaped body: what runWithInjectedTools adds per request
+ *     (anthropicInjection.prepare splicing the tools and tool_choice into the already-decoded body
+ *     text), in ms per op; plus the body parse every bridged request pays.
  *
  *   node bench/micro.mjs [--smoke]      prints JSON
  */
@@ -270,12 +270,9 @@ export async function runMicro({ smoke = false } = {}) {
   if (!prepared.startsWith(bodyText.slice(0, bodyText.indexOf('],"messages"')))) {
     throw new Error("injection changed bytes before the tools array");
   }
-  const injectOp = () => {
-    const text = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(bodyBytes);
-    const out = src.anthropicInjection.prepare(text, json, tools);
-    new TextEncoder().encode(out);
-  };
-  const prepareOp = () => src.anthropicInjection.prepare(bodyText, json, tools);
+  // What runWithInjectedTools adds per request: the splice on the text the body parse already
+  // decoded (the result goes to fetch as a string; the runtime encodes it natively).
+  const injectOp = () => src.anthropicInjection.prepare(bodyText, json, tools);
   const parseOp = async () => {
     const request = new Request("http://gateway/anthropic/v1/messages", {
       method: "POST",
@@ -290,7 +287,6 @@ export async function runMicro({ smoke = false } = {}) {
     bodyBytes: bodyBytes.length,
     injectedTools: tools.length,
     inject,
-    prepareOnly: await measure(prepareOp, timing),
     parse: await measure(parseOp, timing),
   };
   return { sse, injection };

@@ -5,6 +5,8 @@
 
 export interface ParsedBody {
   bytes: Uint8Array;
+  /** The same bytes decoded (kept so a rewrite, e.g. tool injection, need not decode them again). */
+  text: string;
   json: Record<string, unknown>;
   model: string;
 }
@@ -43,5 +45,5 @@ export async function readJsonBody(request: Request): Promise<BodyResult> {
   if (typeof model !== "string" || model === "") {
     return { ok: false, message: "model: a non-empty string is required." };
   }
-  return { ok: true, body: { bytes, json: json as Record<string, unknown>, model } };
+  return { ok: true, body: { bytes, text, json: json as Record<string, unknown>, model } };
 }

@@ -31,7 +31,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const parsed = await readJsonBody(request);
     if (!parsed.ok) return adapter.errorResponse(400, parsed.message);
     const parseMs = performance.now() - parseStarted;
-    const { json, bytes, model } = parsed.body;
+    const { json, bytes, text, model } = parsed.body;
 
     const credential = adapter.credential(config, actor);
     const facts = adapter.describeRequest(json, request.headers);
@@ -67,7 +67,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     // Central MCP tools: when some are injected, the inner loop (loop.ts) answers the request.
     const dialect = injectionDialect(adapter);
     if (dialect) {
-      const loop = { c, adapter, dialect, json, bytes, model, interception, headers };
+      const loop = { c, adapter, dialect, json, text, model, interception, headers };
       const looped = await runWithInjectedTools({ ...loop, url: adapter.upstreamUrl(config, incomingUrl) });
       if (looped) return looped;
     }

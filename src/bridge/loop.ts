@@ -82,7 +82,8 @@ export interface LoopRequest {
   adapter: ProviderAdapter;
   dialect: InjectionDialect;
   json: Record<string, unknown>;
-  bytes: Uint8Array;
+  /** The client's body, as decoded when it was parsed. */
+  text: string;
   model: string;
   interception: Interception;
   url: string;
@@ -113,9 +114,8 @@ export async function runWithInjectedTools(request: LoopRequest): Promise<Respon
   const tools = await loadInjectedTools(c.env, c.executionCtx, config);
   if (tools.length === 0) return null;
 
-  const text = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(request.bytes);
   const loop = new Loop(request, new Toolbox(tools, config.timeoutMs), config.maxIterations);
-  return loop.start(dialect.prepare(text, json, tools));
+  return loop.start(dialect.prepare(request.text, json, tools));
 }
 
 class Loop {

@@ -53,45 +53,55 @@ export function lastMember(object: JsonObjectText, key: string): JsonMember | un
   return undefined;
 }
 
+// The scanners below use charCodeAt and a native indexOf for strings: on a 400 KB Claude-Code-sized
+// body they are several times faster than indexing characters one by one (see bench/RESULTS.md).
+
+function isSpace(code: number): boolean {
+  return code === 32 || code === 10 || code === 13 || code === 9;
+}
+
 function skipSpace(text: string, i: number): number {
-  while (i < text.length && (text[i] === " " || text[i] === "\n" || text[i] === "\r" || text[i] === "\t"))
-    i++;
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
   return i;
 }
 
+/** Index just past the string whose opening quote is at `i`. */
 function skipString(text: string, i: number): number {
-  let j = i + 1;
-  while (j < text.length) {
-    const char = text[j];
-    if (char === "\\") j += 2;
-    else if (char === '"') return j + 1;
-    else j++;
+  let from = i + 1;
+  for (;;) {
+    const quote = text.indexOf('"', from);
+    if (quote < 0) throw new Error("unterminated string");
+    // A quote preceded by an odd number of backslashes is escaped.
+    let backslashes = 0;
+    for (let b = quote - 1; text.charCodeAt(b) === 92; b--) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    from = quote + 1;
   }
-  throw new Error("unterminated string");
 }
 
 function skipValue(text: string, i: number): number {
-  const first = text[i];
-  if (first === '"') return skipString(text, i);
-  if (first === "{" || first === "[") {
+  const first = text.charCodeAt(i);
+  if (first === 34) return skipString(text, i);
+  if (first === 123 || first === 91) {
     let depth = 0;
     let j = i;
     while (j < text.length) {
-      const char = text[j];
-      if (char === '"') {
+      const code = text.charCodeAt(j);
+      if (code === 34) {
         j = skipString(text, j);
         continue;
       }
-      if (char === "{" || char === "[") depth++;
-      else if (char === "}" || char === "]") {
-        depth--;
-        if (depth === 0) return j + 1;
-      }
+      if (code === 123 || code === 91) depth++;
+      else if ((code === 125 || code === 93) && --depth === 0) return j + 1;
       j++;
     }
     throw new Error("unterminated value");
   }
   let j = i;
-  while (j < text.length && !",}] \n\r\t".includes(text[j]!)) j++;
+  while (j < text.length) {
+    const code = text.charCodeAt(j);
+    if (code === 44 || code === 125 || code === 93 || isSpace(code)) break;
+    j++;
+  }
   return j;
 }
