@@ -204,7 +204,11 @@ async function latencyPhase(paths) {
   let longBytes = 0;
   for (let i = 0; i < longTotal; i++) {
     for (const path of rotated(paths, i)) {
-      const result = await send(path, STREAM_BODY, { "x-bench-events": String(CONFIG.longEvents) });
+      const result = await send(path, STREAM_BODY, { "x-bench-events": String(CONFIG.longEvents) }).catch(
+        (error) => {
+          throw new Error(`long stream through ${path.name}: ${error.message}`);
+        },
+      );
       if (i >= longTotal - CONFIG.longIterations) samples[path.name].long.push(result.totalMs);
       longBytes = result.bytes;
     }
@@ -543,10 +547,18 @@ async function main() {
     const paths = pathsFor(upstream, passthrough, gateway, gatewayKey, norec);
     log(`passthrough ${passthrough.url}, gateway ${gateway.url}`);
 
+    const withOutputOnFailure = (phase) =>
+      phase.catch((error) => {
+        // Which Worker failed, and what wrangler printed, is what one needs to look into it.
+        for (const dev of [passthrough, gateway, norec].filter(Boolean)) {
+          console.error(`--- wrangler dev (${dev.name}) output tail ---\n${dev.output().slice(-4000)}`);
+        }
+        throw error;
+      });
     await checkPaths(paths);
-    const latency = await latencyPhase(paths);
-    const tput = await throughputPhase(paths);
-    const memory = await memoryPhase(paths, upstream);
+    const latency = await withOutputOnFailure(latencyPhase(paths));
+    const tput = await withOutputOnFailure(throughputPhase(paths));
+    const memory = await withOutputOnFailure(memoryPhase(paths, upstream));
     for (const path of paths) path.agent.destroy();
     await stopAll();
 

@@ -15,7 +15,16 @@ export function createAgent(maxSockets = 64) {
  * `onData` may return a promise to slow the reader down (the socket is paused until it settles);
  * `collect`, an array, receives the body chunks.
  */
-export function post(target, { agent, headers, body, onData, collect, timeoutMs = 120_000 }) {
+export function post(target, options) {
+  return attempt(target, options).catch((error) => {
+    // A keep-alive socket the server closed while idle (wrangler dev's proxy does after a few
+    // seconds) fails on reuse before any response: retry once on a new socket, as Node's docs advise.
+    if (error.reusedSocketReset) return attempt(target, options);
+    throw error;
+  });
+}
+
+function attempt(target, { agent, headers, body, onData, collect, timeoutMs = 120_000 }) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const url = new URL(target);
@@ -53,8 +62,13 @@ export function post(target, { agent, headers, body, onData, collect, timeoutMs 
       },
     );
     const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    let responded = false;
+    req.on("response", () => {
+      responded = true;
+    });
     req.on("error", (error) => {
       clearTimeout(timer);
+      if (req.reusedSocket && !responded && error.code === "ECONNRESET") error.reusedSocketReset = true;
       reject(error);
     });
     req.end(body);
