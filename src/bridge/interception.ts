@@ -221,7 +221,14 @@ export class Interception {
         cacheRead: this.totals.cacheReadInputTokens,
         cacheWrite: this.totals.cacheWriteInputTokens,
       },
+      // The gateway's own time (ms), as in Server-Timing and the interception_end datapoint.
+      overhead: { ...this.timings, total: this.overheadMs() },
     });
+  }
+
+  private overheadMs(): number {
+    const t = this.timings;
+    return (t.auth ?? 0) + (t.parse ?? 0) + (t.inject ?? 0) + (t.firstByte ?? 0);
   }
 
   private labels() {
@@ -239,7 +246,7 @@ export class Interception {
     const sink = this.context.env.METRICS;
     const { provider, model, client, initiator } = this.labels();
     const t = this.timings;
-    const overhead = (t.auth ?? 0) + (t.parse ?? 0) + (t.inject ?? 0) + (t.firstByte ?? 0);
+    const overhead = this.overheadMs();
     writeMetric(
       sink,
       "interception_end",

@@ -11,6 +11,7 @@
  *   cache            cache read/write with the 5m/1h split, a web_search server tool, and a
  *                    message_delta whose usage repeats (and raises) the input counts
  *   error-mid-stream stream: an `event: error` (overloaded_error) after some text
+ *   reset-mid-stream stream: some events, then the TCP connection is reset
  *   hostile          stream: thinking + tools + text with \r\n line ends and comment lines, written
  *                    in 1..13-byte pieces (boundaries fall inside multi-byte UTF-8 characters)
  *   slow             stream: 40 text deltas 50 ms apart, final output_tokens 4242
@@ -396,6 +397,14 @@ async function stream(writer: Writer, scenario: string, model: string, trace: st
       if (i % 4 === 0) await nextTick();
     }
     return writer.end();
+  }
+
+  if (scenario === "reset-mid-stream") {
+    // Some events, then the connection is torn down without a proper end (a TCP reset).
+    write(encodeEvents(streamEvents("text", model).slice(0, 4)));
+    await pause(20);
+    writer.response.socket?.resetAndDestroy();
+    return;
   }
 
   if (scenario === "error-mid-stream") {

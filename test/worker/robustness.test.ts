@@ -195,6 +195,27 @@ describe("faults", () => {
     await fetch(`${inject("anthropicUrl")}/__fake/release/stall-1`, { method: "POST" });
   });
 
+  it("an upstream that resets the connection mid-stream: the client gets an error event, the interception fails", async () => {
+    const response = await post(
+      "/anthropic/v1/messages",
+      JSON.stringify({
+        model: "claude-sonnet-4-5",
+        max_tokens: 5,
+        stream: true,
+        messages: [{ role: "user", content: "hi" }],
+      }),
+      { ...anthropicHeaders(), "x-fake-scenario": "reset-mid-stream" },
+    );
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toContain("event: message_start");
+    expect(text).toMatch(
+      /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"[^"]+"\}\}\n\n$/,
+    );
+    const { interception } = await endedInterception(response.headers.get("x-aibridge-interception-id")!);
+    expect(interception).toMatchObject({ status: "failed", error_type: "upstream_error" });
+  });
+
   it("an unreachable upstream → 502 in the provider's shape, the interception ended as failed", async () => {
     const ctx = createExecutionContext();
     const response = await worker.fetch(
