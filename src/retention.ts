@@ -13,6 +13,7 @@ export const RECORD_TABLES = [
   ["aibridge_model_thoughts", "created_at"],
   ["aibridge_interceptions", "started_at"],
   ["aibridge_dead_letters", "received_at"],
+  ["aibridge_record_parts", "created_at"],
 ] as const;
 
 export interface RetentionOptions {

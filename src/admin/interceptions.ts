@@ -199,18 +199,21 @@ adminInterceptionRoutes.get("/:id", async (c) => {
       .bind(id),
     db
       .prepare(
-        "select id, provider_response_id, prompt, created_at from aibridge_user_prompts where interception_id = ? order by created_at, id",
+        `select id, provider_response_id, prompt, created_at
+         from aibridge_user_prompts where interception_id = ? order by created_at, id`,
       )
       .bind(id),
     db
       .prepare(
-        `select id, provider_response_id, provider_tool_call_id, tool, server_url, input, injected, invocation_error, created_at
+        `select id, provider_response_id, provider_tool_call_id, tool, server_url, input,
+           injected, invocation_error, created_at
          from aibridge_tool_usages where interception_id = ? order by created_at, id`,
       )
       .bind(id),
     db
       .prepare(
-        "select id, content, source, created_at from aibridge_model_thoughts where interception_id = ? order by created_at, id",
+        `select id, content, source, created_at
+         from aibridge_model_thoughts where interception_id = ? order by created_at, id`,
       )
       .bind(id),
   ]);
@@ -223,6 +226,11 @@ adminInterceptionRoutes.get("/:id", async (c) => {
     | undefined;
   if (!row) return c.json({ error: `No interception ${id.slice(0, 80)}.` }, 404);
   const [item] = await summaries(db, [row]);
+  await Promise.all([
+    appendParts(db, prompts!.results, "prompt"),
+    appendParts(db, tools!.results, "input"),
+    appendParts(db, thoughts!.results, "content"),
+  ]);
   const created = (r: Record<string, unknown>) => ({ ...r, created_at: iso(r.created_at as number) });
   return c.json({
     ...item,
@@ -281,3 +289,24 @@ adminSessionRoutes.get("/:id", async (c) => {
     },
   });
 });
+
+/**
+ * Appends the rest of texts too long for one D1 row (aibridge_record_parts, in seq order), so the
+ * detail view shows prompts, tool inputs and thoughts whole. Joined here, not in SQL: D1 refuses
+ * to build a string past its 2 MB limit.
+ */
+async function appendParts(db: D1Database, rows: Record<string, unknown>[], field: string): Promise<void> {
+  if (rows.length === 0) return;
+  const { results } = await db
+    .prepare(
+      `select record_id, content from aibridge_record_parts
+       where field = ?1 and record_id in (select value from json_each(?2)) order by record_id, seq`,
+    )
+    .bind(field, JSON.stringify(rows.map((row) => row.id)))
+    .all<{ record_id: string; content: string }>();
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  for (const part of results) {
+    const row = byId.get(part.record_id);
+    if (row) row[field] = String(row[field] ?? "") + part.content;
+  }
+}

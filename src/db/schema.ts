@@ -155,3 +155,27 @@ export const deadLetters = sqliteTable(
   },
   (t) => [index("dead_letters_received_idx").on(t.receivedAt)],
 );
+
+/**
+ * The rest of a text too long for one D1 row (D1 caps a row at 2 MB): a prompt, tool input or
+ * thought keeps its first part in its own row, and the following parts live here in order, so the
+ * text is stored whole. Readers append `content` by `seq` (see docs/queries.md).
+ */
+export const recordParts = sqliteTable(
+  "aibridge_record_parts",
+  {
+    id: text("id").primaryKey(),
+    /** The id of the prompt, tool usage or thought row the text belongs to. */
+    recordId: text("record_id").notNull(),
+    /** prompt | input | content */
+    field: text("field").notNull(),
+    /** 1, 2, …: part 0 is in the record's own row. */
+    seq: integer("seq").notNull(),
+    content: text("content").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("record_parts_record_idx").on(t.recordId, t.field, t.seq),
+    index("record_parts_created_idx").on(t.createdAt),
+  ],
+);

@@ -28,7 +28,14 @@ export interface SendOutcome {
   directFallback: number;
 }
 
-export async function sendRecords(sink: RecordSink, records: readonly RecordMessage[]): Promise<SendOutcome> {
+/**
+ * D1 caps a row at 2 MB. A text longer than this many UTF-16 units (at most 3 bytes each in UTF-8)
+ * keeps its first part in its own row; the rest follows as record_part rows, so it is stored whole.
+ */
+export const MAX_TEXT_UNITS_PER_ROW = 500_000;
+
+export async function sendRecords(sink: RecordSink, input: readonly RecordMessage[]): Promise<SendOutcome> {
+  const records = splitLongTexts(input);
   const outcome: SendOutcome = { queued: 0, directOversized: 0, directFallback: 0 };
   const oversized: RecordMessage[] = [];
   const batches: { body: RecordMessage }[][] = [];
@@ -90,6 +97,53 @@ export async function sendRecords(sink: RecordSink, records: readonly RecordMess
     );
   }
   return outcome;
+}
+
+/** Moves the part of a prompt, tool input or thought beyond one row's worth into record_part records. */
+export function splitLongTexts(records: readonly RecordMessage[]): RecordMessage[] {
+  const out: RecordMessage[] = [];
+  for (const record of records) {
+    const field =
+      record.kind === "prompt"
+        ? "prompt"
+        : record.kind === "tool_usage"
+          ? "input"
+          : record.kind === "model_thought"
+            ? "content"
+            : null;
+    const text = field ? (record as unknown as Record<string, string>)[field] : undefined;
+    if (!field || text === undefined || text.length <= MAX_TEXT_UNITS_PER_ROW) {
+      out.push(record);
+      continue;
+    }
+    const parts = splitText(text, MAX_TEXT_UNITS_PER_ROW);
+    out.push({ ...record, [field]: parts[0] } as RecordMessage);
+    parts.slice(1).forEach((content, i) => {
+      out.push({
+        kind: "record_part",
+        id: `${record.id}:${field}:${i + 1}`,
+        recordId: record.id,
+        field,
+        seq: i + 1,
+        content,
+        createdAt: (record as { createdAt: number }).createdAt,
+      });
+    });
+  }
+  return out;
+}
+
+/** Cuts text into pieces of at most `size` units, never between the two halves of a surrogate pair. */
+function splitText(text: string, size: number): string[] {
+  const parts: string[] = [];
+  for (let start = 0; start < text.length; ) {
+    let end = Math.min(start + size, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    parts.push(text.slice(start, end));
+    start = end;
+  }
+  return parts;
 }
 
 const encoder = new TextEncoder();

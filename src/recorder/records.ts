@@ -98,6 +98,17 @@ export interface KeyUsed {
   usedAt: number;
 }
 
+/** A further part of a text too long for one D1 row (see splitLongTexts in producer.ts). */
+export interface RecordPart {
+  kind: "record_part";
+  id: string;
+  recordId: string;
+  field: "prompt" | "input" | "content";
+  seq: number;
+  content: string;
+  createdAt: number;
+}
+
 export type RecordMessage =
   | InterceptionStarted
   | InterceptionEnded
@@ -105,4 +116,5 @@ export type RecordMessage =
   | UserPrompt
   | ToolUsage
   | ModelThought
-  | KeyUsed;
+  | KeyUsed
+  | RecordPart;

@@ -86,6 +86,12 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
   )) {
     statements.push(db.insert(schema.modelThoughts).values(rows).onConflictDoNothing());
   }
+  for (const rows of chunk(
+    byKind.record_part.map(({ kind: _, ...row }) => row),
+    7,
+  )) {
+    statements.push(db.insert(schema.recordParts).values(rows).onConflictDoNothing());
+  }
   for (const used of latestKeyUses(byKind.key_used)) {
     statements.push(
       db
@@ -110,6 +116,7 @@ function groupByKind(records: readonly RecordMessage[]): ByKind {
     tool_usage: [],
     model_thought: [],
     key_used: [],
+    record_part: [],
   };
   for (const record of records) (groups[record.kind] as RecordMessage[]).push(record);
   return groups;

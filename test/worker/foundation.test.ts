@@ -272,6 +272,27 @@ describe("record pipeline", () => {
     expect(prompts[0]?.prompt).toBe(prompt);
   });
 
+  it("stores a text longer than a D1 row (2 MB) whole, in parts, and the admin API shows it whole", async () => {
+    const { key } = await createKey("grace@example.com");
+    // 1.2 M characters of 3-byte UTF-8 (and a 4-byte one at each part boundary): about 3.6 MB.
+    const prompt = `${"✓".repeat(499_999)}😀${"✓".repeat(499_999)}😀${"é✓".repeat(100_000)}END`;
+    const response = await anthropicRequest({ "x-api-key": key }, message(prompt));
+    expect(response.status).toBe(200);
+    const id = response.headers.get("x-aibridge-interception-id")!;
+    const { prompts } = await endedInterception(id);
+    expect(prompts).toHaveLength(1);
+    const parts = await rows<{ seq: number; content: string }>(
+      "select seq, content from aibridge_record_parts where record_id = ? and field = 'prompt' order by seq",
+      prompts[0]!.id,
+    );
+    expect(parts.map((p) => p.seq)).toEqual([1, 2]);
+    expect((prompts[0]!.prompt as string) + parts.map((p) => p.content).join("")).toBe(prompt);
+    const detailResponse = await admin(`/interceptions/${id}`);
+    expect(detailResponse.status, (await detailResponse.clone().text()).slice(0, 300)).toBe(200);
+    const detail = await detailResponse.json<{ prompts: { prompt: string }[] }>();
+    expect(detail.prompts[0]?.prompt).toBe(prompt);
+  }, 60_000);
+
   it("falls back to D1 when the queue refuses records, so the interception start is not lost", async () => {
     const refusingQueue = {
       send: () => Promise.reject(new Error("queue unavailable")),
