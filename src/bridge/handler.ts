@@ -55,9 +55,6 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     interception.timings.parse = parseMs;
     if (facts.prompt) interception.recordPrompt(facts.prompt);
 
-    const injectStarted = performance.now();
-    const prepared = adapter.prepareBody?.(json, bytes) ?? null;
-    interception.timings.inject = performance.now() - injectStarted;
     const incomingUrl = new URL(request.url);
     const headers = upstreamRequestHeaders(request.headers, credential);
     for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {
@@ -71,6 +68,11 @@ export function bridgeHandler(adapter: ProviderAdapter) {
       const looped = await runWithInjectedTools({ ...loop, url: adapter.upstreamUrl(config, incomingUrl) });
       if (looped) return looped;
     }
+
+    // Only when the loop did not take the request: its own rewrite starts from the client's text.
+    const injectStarted = performance.now();
+    const prepared = adapter.prepareBody?.(json, bytes) ?? null;
+    interception.timings.inject = performance.now() - injectStarted;
 
     let upstream: Response;
     const upstreamStarted = performance.now();

@@ -115,7 +115,10 @@ export async function runWithInjectedTools(request: LoopRequest): Promise<Respon
   if (tools.length === 0) return null;
 
   const loop = new Loop(request, new Toolbox(tools, config.timeoutMs), config.maxIterations);
-  return loop.start(dialect.prepare(request.text, json, tools));
+  const injectStarted = performance.now();
+  const body = dialect.prepare(request.text, json, tools);
+  request.interception.timings.inject = performance.now() - injectStarted;
+  return loop.start(body);
 }
 
 class Loop {
