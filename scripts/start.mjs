@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { QUIET_WRANGLER_ENV } from "./lib/d1.mjs";
 
 const wrangler = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
-const env = { ...process.env, ...QUIET_WRANGLER_ENV, CLOUDFLARE_CF_FETCH_ENABLED: "false" };
+const env = { ...process.env, ...QUIET_WRANGLER_ENV };
 
 function run(args) {
   const result = spawnSync(process.execPath, [wrangler, ...args], { stdio: "inherit", env });

@@ -12,20 +12,14 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { QUIET_WRANGLER_ENV } from "../../scripts/lib/d1.mjs";
 
 const run = promisify(execFile);
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
 export const WRANGLER = join(PROJECT_ROOT, "node_modules/.bin/wrangler");
 
-export const OFFLINE_ENV = {
-  WRANGLER_SEND_METRICS: "false",
-  WRANGLER_SEND_ERROR_REPORTS: "false",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_HIDE_BANNER: "true",
-  CI: "true",
-  NO_COLOR: "1",
-};
+export const OFFLINE_ENV = { ...QUIET_WRANGLER_ENV, CI: "true", NO_COLOR: "1" };
 
 export function freePort() {
   return new Promise((resolvePort, reject) => {

@@ -7,10 +7,12 @@ import { createRequire } from "node:module";
 
 const wranglerBin = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
 
+/** wrangler without telemetry, error reports, the banner or Cloudflare lookups: it works offline. */
 export const QUIET_WRANGLER_ENV = {
   WRANGLER_SEND_METRICS: "false",
   WRANGLER_SEND_ERROR_REPORTS: "false",
   WRANGLER_HIDE_BANNER: "true",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
 };
 
 /** Where the D1 call goes: { remote: boolean, persistTo?: string, config?: string }. */
