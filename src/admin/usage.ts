@@ -5,14 +5,15 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
+import { PLAN_CONDITION, planBuckets, planParams } from "../recorder/rollups";
 import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
 
-/** SQL for each grouping dimension; days are UTC. */
+/** SQL for each grouping dimension over aibridge_usage_rollups; days are UTC. */
 const DIMENSIONS = {
-  user: "i.initiator_id",
-  model: "i.model",
-  client: "i.client",
-  day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+  user: "r.initiator_id",
+  model: "r.model",
+  client: "r.client",
+  day: "strftime('%Y-%m-%d', r.bucket / 1000, 'unixepoch')",
 } as const;
 type Dimension = keyof typeof DIMENSIONS;
 
@@ -63,35 +64,44 @@ export interface UsageFilter {
   model: string | null;
 }
 
-export async function queryUsage(db: D1Database, groupBy: Dimension[], filter: UsageFilter) {
+/**
+ * Answered from the rollups (src/recorder/rollups.ts): O(buckets × users) rows, not O(requests).
+ * The range resolves to whole hours (older edges to whole days); `range` says what was answered.
+ */
+export async function queryUsage(
+  db: D1Database,
+  groupBy: Dimension[],
+  filter: UsageFilter,
+  now = Date.now(),
+) {
+  const plan = planBuckets(filter.from, filter.to, now);
   const keys = groupBy.map((d) => `${DIMENSIONS[d]} as ${d}`).join(", ");
   const sql = `
     select ${keys},
-      count(distinct i.id) as requests,
-      coalesce(sum(t.input_tokens), 0) as input_tokens,
-      coalesce(sum(t.output_tokens), 0) as output_tokens,
-      coalesce(sum(t.cache_read_input_tokens), 0) as cache_read_tokens,
-      coalesce(sum(t.cache_write_input_tokens), 0) as cache_write_tokens,
-      coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_5m')), 0) as cache_write_5m_tokens,
-      coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_1h')), 0) as cache_write_1h_tokens,
-      coalesce(sum(json_extract(t.extra_token_types, '$.reasoning')), 0) as reasoning_tokens,
-      case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
-           else coalesce(sum(t.cost_micros), 0) end as cost_micros,
-      count(t.id) - count(t.cost_micros) as unpriced_usages,
-      max(i.started_at) as last_seen
-    from aibridge_interceptions i
-    left join aibridge_token_usages t on t.interception_id = i.id
-    where i.started_at >= ?1 and i.started_at < ?2
-      and (?3 is null or i.initiator_id = ?3)
-      and (?4 is null or i.model = ?4)
+      sum(r.requests) as requests,
+      sum(r.input_tokens) as input_tokens,
+      sum(r.output_tokens) as output_tokens,
+      sum(r.cache_read_tokens) as cache_read_tokens,
+      sum(r.cache_write_tokens) as cache_write_tokens,
+      sum(r.cache_write_5m_tokens) as cache_write_5m_tokens,
+      sum(r.cache_write_1h_tokens) as cache_write_1h_tokens,
+      sum(r.reasoning_tokens) as reasoning_tokens,
+      case when sum(r.usages) > 0 and sum(r.priced_usages) = 0 then null
+           else sum(r.cost_micros) end as cost_micros,
+      sum(r.usages) - sum(r.priced_usages) as unpriced_usages,
+      max(r.last_seen) as last_seen
+    from aibridge_usage_rollups r
+    where ${PLAN_CONDITION}
+      and (?7 is null or r.initiator_id = ?7)
+      and (?8 is null or r.model = ?8)
     group by ${groupBy.join(", ")}
     order by ${groupBy.map((d) => (d === "day" ? "day asc" : `${d} asc`)).join(", ")}`;
   const { results } = await db
     .prepare(sql)
-    .bind(filter.from, filter.to, filter.user, filter.model)
+    .bind(...planParams(plan), filter.user, filter.model)
     .all<UsageNumbers & Record<string, string | number> & { last_seen: number }>();
   const rows = results.map(({ last_seen, ...row }) => withDerived(row as UsageNumbers, iso(last_seen)));
-  return { rows, totals: totalsOf(rows) };
+  return { rows, totals: totalsOf(rows), range: { from: plan.from, to: plan.to } };
 }
 
 function withDerived<T extends UsageNumbers>(row: T, lastSeen: string | null): T & UsageRow {
@@ -140,11 +150,12 @@ adminUsageRoutes.get("/", async (c) => {
     user: optionalText("user", c.req.query("user")),
     model: optionalText("model", c.req.query("model")),
   };
-  const { rows, totals } = await queryUsage(c.env.DB, groupBy, filter);
+  const { rows, totals, range: answered } = await queryUsage(c.env.DB, groupBy, filter);
   return c.json({
     group_by: groupBy,
-    from: iso(range.from),
-    to: range.to === NO_END ? null : iso(range.to),
+    // The range answered: whole hours (see planBuckets), which may be wider than the one asked.
+    from: iso(answered.from),
+    to: range.to === NO_END ? null : iso(answered.to),
     user: filter.user,
     model: filter.model,
     rows,

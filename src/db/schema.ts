@@ -3,7 +3,7 @@
  * milliseconds (integers: compact, index-friendly, `date(x / 1000, 'unixepoch')` for days).
  * migrations/ is generated from this file by `npm run db:generate` (drizzle-kit); never hand-edit it.
  */
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const users = sqliteTable("aibridge_users", {
   /** The initiator id: an email or any stable user id chosen by the admin. */
@@ -54,6 +54,8 @@ export const interceptions = sqliteTable(
     errorType: text("error_type"),
     errorMessage: text("error_message"),
     metadata: text("metadata", { mode: "json" }),
+    /** 1 once this interception's request is counted in aibridge_usage_rollups (src/recorder/rollups.ts). */
+    rolledUp: integer("rolled_up").notNull().default(0),
   },
   (t) => [
     index("interceptions_initiator_started_idx").on(t.initiatorId, t.startedAt),
@@ -80,6 +82,8 @@ export const tokenUsages = sqliteTable(
     /** Cost in micro-dollars; null when the model has no known price. */
     costMicros: integer("cost_micros"),
     createdAt: integer("created_at").notNull(),
+    /** 1 once this row's tokens and cost are added to aibridge_usage_rollups (src/recorder/rollups.ts). */
+    rolledUp: integer("rolled_up").notNull().default(0),
   },
   (t) => [
     index("token_usages_interception_idx").on(t.interceptionId),
@@ -178,4 +182,42 @@ export const recordParts = sqliteTable(
     index("record_parts_record_idx").on(t.recordId, t.field, t.seq),
     index("record_parts_created_idx").on(t.createdAt),
   ],
+);
+
+/**
+ * Usage pre-aggregated per UTC day and per hour × user × provider × model × client, so usage
+ * questions read O(buckets × users) rows instead of O(requests). Maintained by the queue consumer
+ * in the same transaction as the raw rows (src/recorder/rollups.ts says how it stays exact under
+ * at-least-once, unordered delivery) and rebuildable from the raw rows. Buckets are dated by the
+ * interception's started_at, like the raw usage answers.
+ */
+export const usageRollups = sqliteTable(
+  "aibridge_usage_rollups",
+  {
+    /** day | hour */
+    span: text("span").notNull(),
+    /** Start of the UTC day or hour, epoch ms. */
+    bucket: integer("bucket").notNull(),
+    initiatorId: text("initiator_id").notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    client: text("client").notNull(),
+    /** Interceptions started in the bucket (failed ones included). */
+    requests: integer("requests").notNull().default(0),
+    /** Token-usage rows, and how many of them had a price. */
+    usages: integer("usages").notNull().default(0),
+    pricedUsages: integer("priced_usages").notNull().default(0),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+    cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    cacheWrite5mTokens: integer("cache_write_5m_tokens").notNull().default(0),
+    cacheWrite1hTokens: integer("cache_write_1h_tokens").notNull().default(0),
+    reasoningTokens: integer("reasoning_tokens").notNull().default(0),
+    /** Sum of the priced usages' cost, micro-dollars. */
+    costMicros: integer("cost_micros").notNull().default(0),
+    /** Latest started_at counted in the bucket. */
+    lastSeen: integer("last_seen"),
+  },
+  (t) => [primaryKey({ columns: [t.span, t.bucket, t.initiatorId, t.provider, t.model, t.client] })],
 );

@@ -3,11 +3,12 @@
  * (queue refused a batch, a record too big for a queue message). Every insert is idempotent:
  * replaying the same records leaves the same rows.
  */
-import { sql } from "drizzle-orm";
+import { getTableColumns, sql, type Table } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../db/schema";
 import type { InterceptionEnded, InterceptionInfo, InterceptionStarted, RecordMessage } from "./records";
+import { rollupStatements } from "./rollups";
 
 /** D1 binds at most 100 parameters per statement; multi-row inserts are cut to fit. */
 const MAX_PARAMS = 100;
@@ -26,7 +27,10 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
   const statements: BatchItem<"sqlite">[] = [];
   const byKind = groupByKind(records);
 
-  for (const rows of chunk(byKind.interception_started.map(interceptionRow), 19)) {
+  for (const rows of chunk(
+    byKind.interception_started.map(interceptionRow),
+    columnsOf(schema.interceptions),
+  )) {
     statements.push(
       db
         .insert(schema.interceptions)
@@ -44,7 +48,7 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
         }),
     );
   }
-  for (const rows of chunk(byKind.interception_ended.map(endedRow), 19)) {
+  for (const rows of chunk(byKind.interception_ended.map(endedRow), columnsOf(schema.interceptions))) {
     statements.push(
       db
         .insert(schema.interceptions)
@@ -64,31 +68,31 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
   }
   for (const rows of chunk(
     byKind.token_usage.map(({ kind: _, ...row }) => row),
-    12,
+    columnsOf(schema.tokenUsages),
   )) {
     statements.push(db.insert(schema.tokenUsages).values(rows).onConflictDoNothing());
   }
   for (const rows of chunk(
     byKind.prompt.map(({ kind: _, ...row }) => row),
-    6,
+    columnsOf(schema.userPrompts),
   )) {
     statements.push(db.insert(schema.userPrompts).values(rows).onConflictDoNothing());
   }
   for (const rows of chunk(
     byKind.tool_usage.map(({ kind: _, ...row }) => row),
-    11,
+    columnsOf(schema.toolUsages),
   )) {
     statements.push(db.insert(schema.toolUsages).values(rows).onConflictDoNothing());
   }
   for (const rows of chunk(
     byKind.model_thought.map(({ kind: _, ...row }) => row),
-    6,
+    columnsOf(schema.modelThoughts),
   )) {
     statements.push(db.insert(schema.modelThoughts).values(rows).onConflictDoNothing());
   }
   for (const rows of chunk(
     byKind.record_part.map(({ kind: _, ...row }) => row),
-    7,
+    columnsOf(schema.recordParts),
   )) {
     statements.push(db.insert(schema.recordParts).values(rows).onConflictDoNothing());
   }
@@ -102,6 +106,8 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
         ),
     );
   }
+  // Last, in the same transaction: fold the new raw rows into the usage rollups exactly once.
+  statements.push(...rollupStatements(db, records));
   return statements;
 }
 
@@ -161,6 +167,14 @@ function latestKeyUses(uses: { id: string; usedAt: number }[]): { id: string; us
   const latest = new Map<string, number>();
   for (const use of uses) latest.set(use.id, Math.max(latest.get(use.id) ?? 0, use.usedAt));
   return [...latest].map(([id, usedAt]) => ({ id, usedAt }));
+}
+
+/**
+ * Every column of a table, defaulted ones too: drizzle binds a parameter for each of them, so a
+ * hand-kept count goes stale (and overflows D1's limit) as soon as a column is added.
+ */
+function columnsOf(table: Table): number {
+  return Object.keys(getTableColumns(table)).length;
 }
 
 /** Splits rows so that rows × columns stays within D1's parameter limit. */

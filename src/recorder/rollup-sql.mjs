@@ -1,0 +1,120 @@
+/**
+ * The SQL that maintains aibridge_usage_rollups, shared by the Worker (the queue consumer's batch,
+ * src/recorder/rollups.ts) and the rebuild CLI (scripts/rollups.mjs, which runs SQL through
+ * `wrangler d1 execute` and cannot import TypeScript). Plain JavaScript for that reason; the types
+ * are in rollup-sql.d.mts.
+ *
+ * Exactly-once under at-least-once, unordered delivery: a raw row adds to the rollups only while
+ * its `rolled_up` flag is 0, and the statement that adds it and the one that sets the flag run in
+ * the same D1 batch (one SQLite transaction; D1 has one writer, so two deliveries of the same
+ * record are serialized and the second finds the flag set). A token-usage row needs its
+ * interception's user, model and client: if its interception has not arrived yet, the row stays
+ * at 0 and is folded in by the batch that brings the interception (that batch looks up pending
+ * usage rows of every interception id it touches).
+ */
+
+export const DAY_MS = 86_400_000;
+export const HOUR_MS = 3_600_000;
+
+export const ROLLUPS = "aibridge_usage_rollups";
+
+const KEY = "span, bucket, initiator_id, provider, model, client";
+
+/**
+ * Both spans of every row: a day row always, an hour row when the interception started at or after
+ * `hourlySince` (hourly rows are kept only for recent days; see retention).
+ */
+function spans(hourlySince) {
+  return `(select 'day' as span, ${DAY_MS} as ms, 0 as since
+           union all select 'hour', ${HOUR_MS}, ${hourlySince}) s`;
+}
+
+const USAGE_COLUMNS = `usages, priced_usages, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+  cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_micros, last_seen`;
+
+const USAGE_AGGREGATES = `count(*), count(t.cost_micros),
+  sum(t.input_tokens), sum(t.output_tokens), sum(t.cache_read_input_tokens), sum(t.cache_write_input_tokens),
+  coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_5m')), 0),
+  coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_1h')), 0),
+  coalesce(sum(json_extract(t.extra_token_types, '$.reasoning')), 0),
+  coalesce(sum(t.cost_micros), 0), max(i.started_at)`;
+
+const ADD_USAGE = `on conflict (${KEY}) do update set
+  usages = usages + excluded.usages,
+  priced_usages = priced_usages + excluded.priced_usages,
+  input_tokens = input_tokens + excluded.input_tokens,
+  output_tokens = output_tokens + excluded.output_tokens,
+  cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+  cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+  cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens,
+  cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+  reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+  cost_micros = cost_micros + excluded.cost_micros,
+  last_seen = max(coalesce(last_seen, 0), excluded.last_seen)`;
+
+const ADD_REQUESTS = `on conflict (${KEY}) do update set
+  requests = requests + excluded.requests,
+  last_seen = max(coalesce(last_seen, 0), excluded.last_seen)`;
+
+const GROUP = "group by s.span, (i.started_at / s.ms) * s.ms, i.initiator_id, i.provider, i.model, i.client";
+const KEY_VALUES = "s.span, (i.started_at / s.ms) * s.ms, i.initiator_id, i.provider, i.model, i.client";
+
+/**
+ * The four statements that fold pending rows into the rollups, given a SQL condition on the
+ * interception `i` that selects the candidates. Order matters: usage is added before its flag is
+ * set, requests before theirs.
+ */
+function foldStatements(interceptionCondition, hourlySince) {
+  return [
+    `insert into ${ROLLUPS} (${KEY}, ${USAGE_COLUMNS})
+     select ${KEY_VALUES}, ${USAGE_AGGREGATES}
+     from aibridge_interceptions i
+     join aibridge_token_usages t on t.interception_id = i.id and t.rolled_up = 0
+     join ${spans(hourlySince)} on i.started_at >= s.since
+     where ${interceptionCondition}
+     ${GROUP}
+     ${ADD_USAGE}`,
+    `update aibridge_token_usages set rolled_up = 1
+     where rolled_up = 0 and interception_id in (select i.id from aibridge_interceptions i where ${interceptionCondition})`,
+    `insert into ${ROLLUPS} (${KEY}, requests, last_seen)
+     select ${KEY_VALUES}, count(*), max(i.started_at)
+     from aibridge_interceptions i
+     join ${spans(hourlySince)} on i.started_at >= s.since
+     where i.rolled_up = 0 and ${interceptionCondition}
+     ${GROUP}
+     ${ADD_REQUESTS}`,
+    `update aibridge_interceptions as i set rolled_up = 1 where i.rolled_up = 0 and ${interceptionCondition}`,
+  ];
+}
+
+/**
+ * For the consumer: fold the pending rows of the interceptions whose ids are bound as ?1 (a JSON
+ * array, so one parameter carries a whole batch's ids).
+ */
+export function foldByIdsSql(hourlySince) {
+  return foldStatements("i.id in (select value from json_each(?1))", integer(hourlySince));
+}
+
+/**
+ * For the rebuild: recompute the rollups of the UTC days in [from, to) from the raw rows, as one
+ * batch (one transaction), so a concurrent consumer batch sees either the old or the new state.
+ * Values are inlined (they are checked integers): the CLI's `wrangler d1 execute` binds nothing.
+ */
+export function rebuildSql(from, to, hourlySince) {
+  const start = integer(from);
+  const end = integer(to);
+  if (start % DAY_MS !== 0 || end % DAY_MS !== 0) throw new Error("rebuild ranges are whole UTC days");
+  const inRange = `i.started_at >= ${start} and i.started_at < ${end}`;
+  return [
+    `delete from ${ROLLUPS} where bucket >= ${start} and bucket < ${end}`,
+    `update aibridge_token_usages set rolled_up = 0
+     where interception_id in (select i.id from aibridge_interceptions i where ${inRange})`,
+    `update aibridge_interceptions as i set rolled_up = 0 where ${inRange}`,
+    ...foldStatements(inRange, integer(hourlySince)),
+  ];
+}
+
+function integer(value) {
+  if (!Number.isSafeInteger(value)) throw new Error(`expected an integer, got ${value}`);
+  return value;
+}
