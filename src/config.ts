@@ -18,6 +18,8 @@ export interface Env {
   BYOK?: string;
   MCP_SERVERS?: string;
   RETENTION_DAYS?: string;
+  CONTENT_RETENTION_DAYS?: string;
+  USAGE_RETENTION_DAYS?: string;
   PRICING_OVERRIDES?: string;
   RECORDS_RETRY_BASE_SECONDS?: string;
   UPSTREAM_IDLE_TIMEOUT_SECONDS?: string;
@@ -32,7 +34,10 @@ export interface Config {
   openaiApiKey: string | undefined;
   adminToken: string | undefined;
   byok: boolean;
-  retentionDays: number;
+  /** Days prompts, tool arguments, thoughts (and dead letters) are kept. */
+  contentRetentionDays: number;
+  /** Days interceptions, token-usage rows and usage rollups are kept. */
+  usageRetentionDays: number;
   /** Longest wait for upstream response headers, and longest silence inside a stream. */
   upstreamIdleTimeoutMs: number;
   /** Browser origins allowed to call the provider routes; empty = no CORS headers at all. */
@@ -72,7 +77,17 @@ export function parseConfig(env: Env): Config {
     openaiApiKey: optionalSecret(env, "OPENAI_API_KEY"),
     adminToken: parseAdminToken(env),
     byok: parseBoolean(env, "BYOK", true),
-    retentionDays: parsePositiveInt(env, "RETENTION_DAYS", 60),
+    // RETENTION_DAYS (the single knob of earlier versions) still sets both when they are not set.
+    contentRetentionDays: parsePositiveInt(
+      env,
+      "CONTENT_RETENTION_DAYS",
+      parsePositiveInt(env, "RETENTION_DAYS", 30),
+    ),
+    usageRetentionDays: parsePositiveInt(
+      env,
+      "USAGE_RETENTION_DAYS",
+      parsePositiveInt(env, "RETENTION_DAYS", 400),
+    ),
     corsOrigins: parseOrigins(env, "CORS_ORIGINS"),
     upstreamIdleTimeoutMs: parsePositiveInt(env, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 300) * 1000,
     mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",

@@ -15,6 +15,10 @@ export default {
   },
   // Awaited (not waitUntil) so a failed run shows as a failed cron invocation.
   async scheduled(_controller: ScheduledController, env: Env): Promise<void> {
-    await deleteOldRecords(env.DB, getConfig(env).retentionDays);
+    const config = getConfig(env);
+    await deleteOldRecords(env.DB, {
+      contentDays: config.contentRetentionDays,
+      usageDays: config.usageRetentionDays,
+    });
   },
 } satisfies ExportedHandler<Env>;
