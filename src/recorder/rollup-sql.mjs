@@ -18,6 +18,59 @@ export const HOUR_MS = 3_600_000;
 
 export const ROLLUPS = "aibridge_usage_rollups";
 
+/**
+ * Hourly rows are kept this many days (retention prunes older ones); usage ranges that start or
+ * end before then resolve to whole days. 35 covers the first hour of the default 30-day range.
+ */
+export const HOURLY_ROLLUP_DAYS = 35;
+
+/** The start of the UTC day from which hour rows exist. */
+export function hourlySince(now) {
+  return Math.floor((now - HOURLY_ROLLUP_DAYS * DAY_MS) / DAY_MS) * DAY_MS;
+}
+
+/**
+ * The rollup buckets that answer a usage range [from, to): whole hours at the edges, whole days
+ * in between. Answers resolve to the hour (the finest rollup), so `from` moves down and `to` up to
+ * a whole hour; an edge older than the hour rows resolves to its whole UTC day.
+ */
+export function planBuckets(from, to, now) {
+  const since = hourlySince(now);
+  let start = floorTo(from, HOUR_MS);
+  if (start < since) start = floorTo(start, DAY_MS);
+  let end = ceilTo(to, HOUR_MS);
+  if (end <= since) end = ceilTo(end, DAY_MS);
+  const dayStart = ceilTo(start, DAY_MS);
+  const dayEnd = floorTo(end, DAY_MS);
+  if (dayStart >= dayEnd) {
+    return { from: start, to: end, hoursBefore: [start, end], days: [0, 0], hoursAfter: [0, 0] };
+  }
+  return {
+    from: start,
+    to: end,
+    hoursBefore: [start, dayStart],
+    days: [dayStart, dayEnd],
+    hoursAfter: [dayEnd, end],
+  };
+}
+
+/** SQL condition on rollup rows `r` selecting a plan's buckets; binds ?1–?6 (planParams). */
+export const PLAN_CONDITION = `((r.span = 'hour' and r.bucket >= ?1 and r.bucket < ?2)
+  or (r.span = 'day' and r.bucket >= ?3 and r.bucket < ?4)
+  or (r.span = 'hour' and r.bucket >= ?5 and r.bucket < ?6))`;
+
+export function planParams(plan) {
+  return [...plan.hoursBefore, ...plan.days, ...plan.hoursAfter];
+}
+
+function floorTo(time, unit) {
+  return Math.floor(time / unit) * unit;
+}
+
+function ceilTo(time, unit) {
+  return Math.ceil(time / unit) * unit;
+}
+
 const KEY = "span, bucket, initiator_id, provider, model, client";
 
 /**

@@ -7,19 +7,29 @@ import { type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { RecordMessage } from "./records";
-import { DAY_MS, foldByIdsSql, HOUR_MS, rebuildSql } from "./rollup-sql.mjs";
+import {
+  type BucketPlan,
+  DAY_MS,
+  foldByIdsSql,
+  HOUR_MS,
+  HOURLY_ROLLUP_DAYS,
+  hourlySince,
+  PLAN_CONDITION,
+  planBuckets,
+  planParams,
+  rebuildSql,
+} from "./rollup-sql.mjs";
 
-export { DAY_MS, HOUR_MS };
-
-/**
- * Hourly rows are kept this many days (retention prunes older ones); usage ranges that start or
- * end before then resolve to whole days. 35 covers the default 30-day range's first hour.
- */
-export const HOURLY_ROLLUP_DAYS = 35;
-
-export function hourlySince(now: number): number {
-  return Math.floor((now - HOURLY_ROLLUP_DAYS * DAY_MS) / DAY_MS) * DAY_MS;
-}
+export {
+  type BucketPlan,
+  DAY_MS,
+  HOUR_MS,
+  HOURLY_ROLLUP_DAYS,
+  hourlySince,
+  PLAN_CONDITION,
+  planBuckets,
+  planParams,
+};
 
 /** The interceptions a batch of records touches: their pending rows are folded in. */
 export function touchedInterceptions(records: readonly RecordMessage[]): string[] {
@@ -83,49 +93,4 @@ export async function rebuildRollups(
     .bind(first, last)
     .first<{ n: number }>();
   return { days, rollupRows: count?.n ?? 0 };
-}
-
-/** The rollup buckets that answer a usage range: hours at the edges, whole days in between. */
-export interface BucketPlan {
-  /** The range actually answered: `from` down to its hour, `to` up to its hour (see below). */
-  from: number;
-  to: number;
-  hoursBefore: [number, number];
-  days: [number, number];
-  hoursAfter: [number, number];
-}
-
-/**
- * Usage answers resolve to the hour (the finest rollup); an edge older than the hourly rows
- * (HOURLY_ROLLUP_DAYS) resolves to its whole UTC day.
- */
-export function planBuckets(from: number, to: number, now = Date.now()): BucketPlan {
-  const since = hourlySince(now);
-  const floorTo = (t: number, unit: number) => Math.floor(t / unit) * unit;
-  const ceilTo = (t: number, unit: number) => Math.ceil(t / unit) * unit;
-  let start = floorTo(from, HOUR_MS);
-  if (start < since) start = floorTo(start, DAY_MS);
-  let end = ceilTo(to, HOUR_MS);
-  if (end <= since) end = ceilTo(end, DAY_MS);
-  const dayStart = ceilTo(start, DAY_MS);
-  const dayEnd = floorTo(end, DAY_MS);
-  if (dayStart >= dayEnd) {
-    return { from: start, to: end, hoursBefore: [start, end], days: [0, 0], hoursAfter: [0, 0] };
-  }
-  return {
-    from: start,
-    to: end,
-    hoursBefore: [start, dayStart],
-    days: [dayStart, dayEnd],
-    hoursAfter: [dayEnd, end],
-  };
-}
-
-/** SQL condition selecting a plan's rollup rows; binds ?1–?6 (see planParams). */
-export const PLAN_CONDITION = `((r.span = 'hour' and r.bucket >= ?1 and r.bucket < ?2)
-  or (r.span = 'day' and r.bucket >= ?3 and r.bucket < ?4)
-  or (r.span = 'hour' and r.bucket >= ?5 and r.bucket < ?6))`;
-
-export function planParams(plan: BucketPlan): number[] {
-  return [...plan.hoursBefore, ...plan.days, ...plan.hoursAfter];
 }
