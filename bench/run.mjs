@@ -28,6 +28,11 @@ import { PROJECT_ROOT, rssBytes, startWranglerDev, workerdPids, wranglerRun } fr
 import { runMicro } from "./micro.mjs";
 
 const argv = process.argv.slice(2);
+// `npm run bench -- --scale`: the D1 scale measurements (bench/scale.mjs, docs/scale.md) instead.
+if (argv.includes("--scale")) {
+  await import("./scale.mjs");
+  process.exit(0);
+}
 const SMOKE = argv.includes("--smoke");
 const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : null;
 const WRITE_RESULTS = !SMOKE && !argv.includes("--no-write");

@@ -12,7 +12,7 @@
  * are interceptions started in the range, cost is the sum of priced usage, and usage of models
  * without a price is counted as "unpriced" instead of being costed as zero.
  */
-import { PLAN_CONDITION, planBuckets, planParams } from "../src/recorder/rollup-sql.mjs";
+import { PLAN_ROWS, planBuckets, planParams } from "../src/recorder/rollup-sql.mjs";
 import { d1Query, parseArgs, sqlString } from "./lib/d1.mjs";
 
 /** Read from the usage rollups (aibridge_usage_rollups), like the admin API. */
@@ -52,7 +52,8 @@ const target = { remote: flags.remote === true, persistTo: flags["persist-to"], 
 // The range resolves to whole hours (older edges to whole days), as in the admin API.
 const plan = planBuckets(since, until ?? NO_END, Date.now());
 const params = planParams(plan);
-const filters = [PLAN_CONDITION.replace(/\?(\d)/g, (_, n) => String(params[Number(n) - 1]))];
+const source = PLAN_ROWS.replace(/\?(\d)/g, (_, n) => String(params[Number(n) - 1]));
+const filters = ["true"];
 if (typeof flags.user === "string") filters.push(`r.initiator_id = ${sqlString(flags.user)}`);
 if (typeof flags.model === "string") filters.push(`r.model = ${sqlString(flags.model)}`);
 
@@ -66,7 +67,7 @@ const rows = d1Query(
      case when sum(r.usages) > 0 and sum(r.priced_usages) = 0 then null
           else sum(r.cost_micros) end as cost_micros,
      sum(r.usages) - sum(r.priced_usages) as unpriced_usages
-   from aibridge_usage_rollups r
+   from ${source} r
    where ${filters.join(" and ")}
    group by 1
    order by ${by === "day" ? "1 asc" : "sum(r.cost_micros) desc, 1 asc"}`,

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
-import { PLAN_CONDITION, planBuckets, planParams } from "../recorder/rollups";
+import { PLAN_ROWS, planBuckets, planParams } from "../recorder/rollups";
 import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
 
 /** SQL for each grouping dimension over aibridge_usage_rollups; days are UTC. */
@@ -90,9 +90,8 @@ export async function queryUsage(
            else sum(r.cost_micros) end as cost_micros,
       sum(r.usages) - sum(r.priced_usages) as unpriced_usages,
       max(r.last_seen) as last_seen
-    from aibridge_usage_rollups r
-    where ${PLAN_CONDITION}
-      and (?7 is null or r.initiator_id = ?7)
+    from ${PLAN_ROWS} r
+    where (?7 is null or r.initiator_id = ?7)
       and (?8 is null or r.model = ?8)
     group by ${groupBy.join(", ")}
     order by ${groupBy.map((d) => (d === "day" ? "day asc" : `${d} asc`)).join(", ")}`;
@@ -151,7 +150,7 @@ adminUsageRoutes.get("/", async (c) => {
     user: optionalText("user", c.req.query("user")),
     model: optionalText("model", c.req.query("model")),
   };
-  const { rows, totals, range: answered } = await queryUsage(c.env.DB, groupBy, filter);
+  const { rows, totals, range: answered, rowsRead } = await queryUsage(c.env.DB, groupBy, filter);
   return c.json({
     group_by: groupBy,
     // The range answered: whole hours (see planBuckets), which may be wider than the one asked.
@@ -161,5 +160,7 @@ adminUsageRoutes.get("/", async (c) => {
     model: filter.model,
     rows,
     totals,
+    // What D1 read for this answer (it bills per row read): stays O(days × users) with rollups.
+    rows_read: rowsRead,
   });
 });

@@ -15,7 +15,7 @@ export interface BucketPlan {
   hoursAfter: [number, number];
 }
 export function planBuckets(from: number, to: number, now: number): BucketPlan;
-export const PLAN_CONDITION: string;
+export const PLAN_ROWS: string;
 export function planParams(plan: BucketPlan): number[];
 
 export function foldByIdsSql(hourlySince: number): string[];

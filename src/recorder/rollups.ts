@@ -14,7 +14,7 @@ import {
   HOUR_MS,
   HOURLY_ROLLUP_DAYS,
   hourlySince,
-  PLAN_CONDITION,
+  PLAN_ROWS,
   planBuckets,
   planParams,
   rebuildSql,
@@ -26,7 +26,7 @@ export {
   HOUR_MS,
   HOURLY_ROLLUP_DAYS,
   hourlySince,
-  PLAN_CONDITION,
+  PLAN_ROWS,
   planBuckets,
   planParams,
 };
