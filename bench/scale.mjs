@@ -19,7 +19,7 @@
  *
  * Everything stays on 127.0.0.1 and in a temp dir; one core's worth of work at a time.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,8 +132,8 @@ function valueBytes(column) {
 /**
  * Stored bytes per table, its indexes included. D1 does not expose SQLite's dbstat, so this adds
  * up what SQLite's record format stores: every value (plus its header byte) and ~8 bytes of cell
- * overhead per row, and for each index the indexed values plus the row's key. Page slack is not
- * in it; the database file's growth (fileBytes) is reported beside it for that.
+ * overhead per row, and for each index the indexed values plus the row's key. B-tree pages are
+ * not full, so the file is somewhat larger (the local file cannot tell: its WAL is not checkpointed).
  */
 async function tableBytes(db) {
   const out = {};
@@ -157,20 +157,6 @@ async function tableBytes(db) {
     out[table] = result.bytes;
   }
   return out;
-}
-
-/** Size of the local D1 database file (and its WAL): what the pages really take. */
-function fileBytes(dir) {
-  let total = 0;
-  const walk = (path) => {
-    for (const entry of readdirSync(path, { withFileTypes: true })) {
-      const full = join(path, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (/\.sqlite(-wal)?$/.test(entry.name) && full.includes("D1")) total += statSync(full).size;
-    }
-  };
-  walk(join(dir, "d1"));
-  return total;
 }
 
 async function counts(db) {
@@ -227,13 +213,13 @@ function claudeCodeTurn(base, session, turn) {
   return JSON.stringify(body);
 }
 
-async function replaySessions(mf, db, key, dir) {
+async function replaySessions(mf, db, key) {
   const base = JSON.parse(claudeCodeBody(85 * 1024));
   const shapes = {};
   let interceptions = 0;
   let usages = 0;
   for (const shape of ["claude-code", "codex"]) {
-    const before = { bytes: await tableBytes(db), rows: await counts(db), file: fileBytes(dir) };
+    const before = { bytes: await tableBytes(db), rows: await counts(db) };
     let requestBytes = 0;
     for (let session = 0; session < CONFIG.sessions; session++) {
       const sessionId = `0199a8c0-${String(session).padStart(4, "0")}-7000-8000-${shape === "codex" ? "c" : "a"}00000000000`;
@@ -272,7 +258,7 @@ async function replaySessions(mf, db, key, dir) {
       }
     }
     await waitForRecords(db, interceptions, usages);
-    const after = { bytes: await tableBytes(db), rows: await counts(db), file: fileBytes(dir) };
+    const after = { bytes: await tableBytes(db), rows: await counts(db) };
     const n = CONFIG.sessions * CONFIG.turns;
     const perTable = Object.fromEntries(
       RECORD_TABLES.map((t) => [
@@ -288,7 +274,6 @@ async function replaySessions(mf, db, key, dir) {
       total: sum(() => true),
       usageOnly: sum((t) => !CONTENT_TABLES.has(t)),
       content: sum((t) => CONTENT_TABLES.has(t)),
-      fileBytes: (after.file - before.file) / n,
     };
     log(`${shape}: ${n} interceptions, ${Math.round(shapes[shape].total)} B/interception on disk`);
   }
@@ -546,7 +531,6 @@ function report(results) {
     lines.push(`| **${label}** | **${int(bytes["claude-code"][key])}** | | **${int(bytes.codex[key])}** | |`);
   }
   lines.push(
-    `| database file growth (pages, content on) | ${int(bytes["claude-code"].fileBytes)} | | ${int(bytes.codex.fileBytes)} | |`,
     `| request body (for scale) | ${int(bytes["claude-code"].requestBytes)} | | ${int(bytes.codex.requestBytes)} | |`,
     "",
     "**Queue consumer throughput into local D1** (the Worker's `queue()` with gateway-shaped records: raw rows and rollups in one transaction per batch, batches one after another):",
@@ -585,7 +569,7 @@ async function main() {
       method: "POST",
       body: JSON.stringify({ user: "scale@example.com" }),
     });
-    const bytes = await replaySessions(mf, gateway.db, key, dir);
+    const bytes = await replaySessions(mf, gateway.db, key);
     const throughput = await consumerThroughput(mf);
     const reads = await rowsRead(mf, gateway.db);
     const results = {

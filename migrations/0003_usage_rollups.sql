@@ -21,4 +21,7 @@ CREATE TABLE `aibridge_usage_rollups` (
 );
 --> statement-breakpoint
 ALTER TABLE `aibridge_interceptions` ADD `rolled_up` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
-ALTER TABLE `aibridge_token_usages` ADD `rolled_up` integer DEFAULT 0 NOT NULL;
+ALTER TABLE `aibridge_model_thoughts` ADD `content_ref` text;--> statement-breakpoint
+ALTER TABLE `aibridge_record_parts` ADD `content_ref` text;--> statement-breakpoint
+ALTER TABLE `aibridge_token_usages` ADD `rolled_up` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `aibridge_tool_usages` ADD `content_ref` text;

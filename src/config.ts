@@ -10,6 +10,9 @@ export interface Env {
   KV: KVNamespace;
   RECORDS: Queue<unknown>;
   METRICS?: AnalyticsEngineDataset;
+  /** Long tool arguments, thoughts and text parts (src/recorder/content.ts); optional. */
+  CONTENT?: R2Bucket;
+  CONTENT_OFFLOAD_BYTES?: string;
   ANTHROPIC_BASE_URL?: string;
   OPENAI_BASE_URL?: string;
   ANTHROPIC_API_KEY?: string;

@@ -2,6 +2,7 @@
 import { app } from "./app";
 import { type Env, getConfig } from "./config";
 import { consumeDeadLetters, consumeRecords } from "./recorder/consumer";
+import { contentStore, deleteOldContent } from "./recorder/content";
 import { deleteOldRecords } from "./retention";
 
 export default {
@@ -11,6 +12,7 @@ export default {
     const retryBaseSeconds = Number(env.RECORDS_RETRY_BASE_SECONDS ?? 2);
     await consumeRecords(batch, env.DB, {
       retryBaseSeconds: Number.isFinite(retryBaseSeconds) ? retryBaseSeconds : 2,
+      content: contentStore(env),
     });
   },
   // Awaited (not waitUntil) so a failed run shows as a failed cron invocation.
@@ -20,5 +22,7 @@ export default {
       contentDays: config.contentRetentionDays,
       usageDays: config.usageRetentionDays,
     });
+    if (env.CONTENT)
+      await deleteOldContent(env.CONTENT, Date.now() - config.contentRetentionDays * 86_400_000);
   },
 } satisfies ExportedHandler<Env>;

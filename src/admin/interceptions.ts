@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
+import { resolveTexts } from "../recorder/content";
 import { iso, optionalText, ParamError, parseLimit, parseRange } from "./params";
 
 /** List items carry the start of the prompt; the full text is on /interceptions/:id. */
@@ -206,13 +207,13 @@ adminInterceptionRoutes.get("/:id", async (c) => {
     db
       .prepare(
         `select id, provider_response_id, provider_tool_call_id, tool, server_url, input,
-           injected, invocation_error, created_at
+           injected, invocation_error, created_at, content_ref
          from aibridge_tool_usages where interception_id = ? order by created_at, id`,
       )
       .bind(id),
     db
       .prepare(
-        `select id, content, source, created_at
+        `select id, content, source, created_at, content_ref
          from aibridge_model_thoughts where interception_id = ? order by created_at, id`,
       )
       .bind(id),
@@ -226,10 +227,15 @@ adminInterceptionRoutes.get("/:id", async (c) => {
     | undefined;
   if (!row) return c.json({ error: `No interception ${id.slice(0, 80)}.` }, 404);
   const [item] = await summaries(db, [row]);
+  // Texts kept in R2 (src/recorder/content.ts) first, then the overflow parts appended to them.
   await Promise.all([
-    appendParts(db, prompts!.results, "prompt"),
-    appendParts(db, tools!.results, "input"),
-    appendParts(db, thoughts!.results, "content"),
+    resolveTexts(c.env.CONTENT, tools!.results, "input"),
+    resolveTexts(c.env.CONTENT, thoughts!.results, "content"),
+  ]);
+  await Promise.all([
+    appendParts(db, prompts!.results, "prompt", c.env.CONTENT),
+    appendParts(db, tools!.results, "input", c.env.CONTENT),
+    appendParts(db, thoughts!.results, "content", c.env.CONTENT),
   ]);
   const created = (r: Record<string, unknown>) => ({ ...r, created_at: iso(r.created_at as number) });
   return c.json({
@@ -295,18 +301,24 @@ adminSessionRoutes.get("/:id", async (c) => {
  * detail view shows prompts, tool inputs and thoughts whole. Joined here, not in SQL: D1 refuses
  * to build a string past its 2 MB limit.
  */
-async function appendParts(db: D1Database, rows: Record<string, unknown>[], field: string): Promise<void> {
+async function appendParts(
+  db: D1Database,
+  rows: Record<string, unknown>[],
+  field: string,
+  content: R2Bucket | undefined,
+): Promise<void> {
   if (rows.length === 0) return;
   const { results } = await db
     .prepare(
-      `select record_id, content from aibridge_record_parts
+      `select record_id, content, content_ref from aibridge_record_parts
        where field = ?1 and record_id in (select value from json_each(?2)) order by record_id, seq`,
     )
     .bind(field, JSON.stringify(rows.map((row) => row.id)))
     .all<{ record_id: string; content: string }>();
+  await resolveTexts(content, results, "content");
   const byId = new Map(rows.map((row) => [row.id, row]));
   for (const part of results) {
     const row = byId.get(part.record_id);
-    if (row) row[field] = String(row[field] ?? "") + part.content;
+    if (row) row[field] = String(row[field] ?? "") + (part.content ?? "");
   }
 }

@@ -121,6 +121,8 @@ export const toolUsages = sqliteTable(
     injected: integer("injected", { mode: "boolean" }).notNull(),
     invocationError: text("invocation_error"),
     createdAt: integer("created_at").notNull(),
+    /** R2 pointer when `input` lives in the CONTENT bucket (src/recorder/content.ts); `input` is then "". */
+    contentRef: text("content_ref"),
   },
   (t) => [
     index("tool_usages_interception_idx").on(t.interceptionId),
@@ -137,6 +139,8 @@ export const modelThoughts = sqliteTable(
     /** thinking (Anthropic) | reasoning_summary (OpenAI Responses) | … */
     source: text("source").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** R2 pointer when `content` lives in the CONTENT bucket (src/recorder/content.ts); `content` is then "". */
+    contentRef: text("content_ref"),
   },
   (t) => [
     index("model_thoughts_interception_idx").on(t.interceptionId),
@@ -177,6 +181,8 @@ export const recordParts = sqliteTable(
     seq: integer("seq").notNull(),
     content: text("content").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** R2 pointer when `content` lives in the CONTENT bucket (src/recorder/content.ts); `content` is then "". */
+    contentRef: text("content_ref"),
   },
   (t) => [
     index("record_parts_record_idx").on(t.recordId, t.field, t.seq),

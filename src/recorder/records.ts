@@ -80,6 +80,8 @@ export interface ToolUsage {
   injected: boolean;
   invocationError: string | null;
   createdAt: number;
+  /** Set when `input` was moved to R2 (src/recorder/content.ts); `input` is then "". */
+  contentRef?: string | null;
 }
 
 export interface ModelThought {
@@ -89,6 +91,8 @@ export interface ModelThought {
   content: string;
   source: string;
   createdAt: number;
+  /** Set when `content` was moved to R2 (src/recorder/content.ts); `content` is then "". */
+  contentRef?: string | null;
 }
 
 export interface KeyUsed {
@@ -107,6 +111,8 @@ export interface RecordPart {
   seq: number;
   content: string;
   createdAt: number;
+  /** Set when `content` was moved to R2 (src/recorder/content.ts); `content` is then "". */
+  contentRef?: string | null;
 }
 
 export type RecordMessage =

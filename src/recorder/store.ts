@@ -7,14 +7,21 @@ import { getTableColumns, sql, type Table } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../db/schema";
+import { type ContentStore, offloadTexts } from "./content";
 import type { InterceptionEnded, InterceptionInfo, InterceptionStarted, RecordMessage } from "./records";
 import { rollupStatements } from "./rollups";
 
 /** D1 binds at most 100 parameters per statement; multi-row inserts are cut to fit. */
 const MAX_PARAMS = 100;
 
-export async function writeRecords(d1: D1Database, records: readonly RecordMessage[]): Promise<void> {
-  const statements = buildStatements(d1, records);
+export async function writeRecords(
+  d1: D1Database,
+  records: readonly RecordMessage[],
+  content?: ContentStore,
+): Promise<void> {
+  // Long texts go to R2 first: the rows then carry a pointer to where they already are.
+  const rows = content ? await offloadTexts(content, records) : records;
+  const statements = buildStatements(d1, rows);
   if (statements.length === 0) return;
   const db = drizzle(d1, { schema });
   const [first, ...rest] = statements;
