@@ -19,4 +19,5 @@ export const PLAN_ROWS: string;
 export function planParams(plan: BucketPlan): number[];
 
 export function foldByIdsSql(hourlySince: number): string[];
+export function foldRangeSql(from: number, to: number, hourlySince: number): string[];
 export function rebuildSql(from: number, to: number, hourlySince: number): string[];

@@ -171,6 +171,15 @@ export function rebuildSql(from, to, hourlySince) {
   ];
 }
 
+/**
+ * Folds the not-yet-counted rows of interceptions started in [from, to) (whole or partial days):
+ * what the consumer does per batch, by time range instead of ids. For rows written straight into
+ * the raw tables (bench/scale.mjs seeds that way).
+ */
+export function foldRangeSql(from, to, hourlySince) {
+  return foldStatements(`i.started_at >= ${integer(from)} and i.started_at < ${integer(to)}`, integer(hourlySince));
+}
+
 function integer(value) {
   if (!Number.isSafeInteger(value)) throw new Error(`expected an integer, got ${value}`);
   return value;
