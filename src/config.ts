@@ -23,6 +23,7 @@ export interface Env {
   RETENTION_DAYS?: string;
   CONTENT_RETENTION_DAYS?: string;
   USAGE_RETENTION_DAYS?: string;
+  ROLLUP_RETENTION_DAYS?: string;
   PRICING_OVERRIDES?: string;
   RECORDS_RETRY_BASE_SECONDS?: string;
   UPSTREAM_IDLE_TIMEOUT_SECONDS?: string;
@@ -39,8 +40,10 @@ export interface Config {
   byok: boolean;
   /** Days prompts, tool arguments, thoughts (and dead letters) are kept. */
   contentRetentionDays: number;
-  /** Days interceptions, token-usage rows and usage rollups are kept. */
+  /** Days interceptions and token-usage rows are kept. */
   usageRetentionDays: number;
+  /** Days the daily usage rollups are kept (default: as long as the usage rows). */
+  rollupRetentionDays: number;
   /** Longest wait for upstream response headers, and longest silence inside a stream. */
   upstreamIdleTimeoutMs: number;
   /** Browser origins allowed to call the provider routes; empty = no CORS headers at all. */
@@ -90,6 +93,12 @@ export function parseConfig(env: Env): Config {
       env,
       "USAGE_RETENTION_DAYS",
       parsePositiveInt(env, "RETENTION_DAYS", 400),
+    ),
+    // Large organisations keep raw usage rows briefly and the (small) daily rollups long.
+    rollupRetentionDays: parsePositiveInt(
+      env,
+      "ROLLUP_RETENTION_DAYS",
+      parsePositiveInt(env, "USAGE_RETENTION_DAYS", parsePositiveInt(env, "RETENTION_DAYS", 400)),
     ),
     corsOrigins: parseOrigins(env, "CORS_ORIGINS"),
     upstreamIdleTimeoutMs: parsePositiveInt(env, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 300) * 1000,

@@ -21,6 +21,7 @@ export default {
     await deleteOldRecords(env.DB, {
       contentDays: config.contentRetentionDays,
       usageDays: config.usageRetentionDays,
+      rollupDays: config.rollupRetentionDays,
     });
     if (env.CONTENT)
       await deleteOldContent(env.CONTENT, Date.now() - config.contentRetentionDays * 86_400_000);

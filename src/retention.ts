@@ -1,8 +1,8 @@
 /**
  * Retention: the daily cron deletes records by age, with two horizons. Raw content (prompts, tool
  * arguments, thoughts, their overflow parts, dead letters) is bulky and sensitive: kept
- * CONTENT_RETENTION_DAYS. Usage (interceptions, token-usage rows, day rollups) is small and what
- * cost questions need: kept USAGE_RETENTION_DAYS. Hour rollups are kept only while usage answers
+ * CONTENT_RETENTION_DAYS. Usage (interceptions, token-usage rows) is kept USAGE_RETENTION_DAYS,
+ * day rollups (what cost questions read) ROLLUP_RETENTION_DAYS (default: the same). Hour rollups are kept only while usage answers
  * read them (HOURLY_ROLLUP_DAYS, plus a day). Deletes run in bounded batches (a rowid subquery with
  * LIMIT: D1 builds SQLite without DELETE … LIMIT) so one run never holds the database for long;
  * whatever a run leaves behind, the next run continues.
@@ -35,6 +35,8 @@ export const RECORD_TABLES = [
 export interface Retention {
   contentDays: number;
   usageDays: number;
+  /** Day rollups; default usageDays. */
+  rollupDays?: number;
 }
 
 export interface RetentionOptions {
@@ -59,11 +61,12 @@ export async function deleteOldRecords(
 ): Promise<RetentionResult> {
   const contentCutoff = now - retention.contentDays * DAY_MS;
   const usageCutoff = now - retention.usageDays * DAY_MS;
+  const rollupCutoff = now - (retention.rollupDays ?? retention.usageDays) * DAY_MS;
   const prunes: [string, string, number][] = [
     ...CONTENT_TABLES.map(([table, column]): [string, string, number] => [table, column, contentCutoff]),
     ...USAGE_TABLES.map(([table, column]): [string, string, number] => [table, column, usageCutoff]),
     // A day row covers its whole day: it goes once all of that day is older than the cutoff.
-    ["aibridge_usage_rollups", "span = 'day' and bucket", usageCutoff - DAY_MS + 1],
+    ["aibridge_usage_rollups", "span = 'day' and bucket", rollupCutoff - DAY_MS + 1],
     ["aibridge_usage_rollups", "span = 'hour' and bucket", hourlySince(now) - DAY_MS],
   ];
   const deleted: Record<string, number> = {};

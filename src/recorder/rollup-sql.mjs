@@ -177,7 +177,10 @@ export function rebuildSql(from, to, hourlySince) {
  * the raw tables (bench/scale.mjs seeds that way).
  */
 export function foldRangeSql(from, to, hourlySince) {
-  return foldStatements(`i.started_at >= ${integer(from)} and i.started_at < ${integer(to)}`, integer(hourlySince));
+  return foldStatements(
+    `i.started_at >= ${integer(from)} and i.started_at < ${integer(to)}`,
+    integer(hourlySince),
+  );
 }
 
 function integer(value) {

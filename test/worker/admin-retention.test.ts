@@ -70,6 +70,20 @@ describe("retention", () => {
     ).toEqual([{ bucket: hour(2) }]);
   });
 
+  it("keeps day rollups longer than the raw usage rows with rollupDays", async () => {
+    const result = await deleteOldRecords(env.DB, { contentDays: 30, usageDays: 60, rollupDays: 400 });
+    expect(result.deleted).toMatchObject({
+      aibridge_interceptions: 1,
+      aibridge_token_usages: 1,
+      aibridge_usage_rollups: 0,
+    });
+    const day = new Date(seedTime(s8)).toISOString().slice(0, 10);
+    const usage = await (await admin(`/usage?group_by=user&from=${day}&to=${day}`)).json<{
+      totals: { requests: number; cost_micros: number };
+    }>();
+    expect(usage.totals).toMatchObject({ requests: 1, cost_micros: 18000 });
+  });
+
   it("deletes in batches of batchSize and stops at maxBatches, leaving the rest for the next run", async () => {
     const old = Date.now() - 100 * DAY_MS;
     const insert = env.DB.prepare(
@@ -90,7 +104,16 @@ describe("retention", () => {
 
   it("RETENTION_DAYS (earlier versions' single knob) still sets both horizons unless they are set", () => {
     const base = { ADMIN_TOKEN: "admin-test-token-0123456789abcdef" } as Env;
-    expect(parseConfig(base)).toMatchObject({ contentRetentionDays: 30, usageRetentionDays: 400 });
+    expect(parseConfig(base)).toMatchObject({
+      contentRetentionDays: 30,
+      usageRetentionDays: 400,
+      rollupRetentionDays: 400,
+    });
+    expect(parseConfig({ ...base, USAGE_RETENTION_DAYS: "7" })).toMatchObject({ rollupRetentionDays: 7 });
+    expect(parseConfig({ ...base, USAGE_RETENTION_DAYS: "7", ROLLUP_RETENTION_DAYS: "400" })).toMatchObject({
+      usageRetentionDays: 7,
+      rollupRetentionDays: 400,
+    });
     expect(parseConfig({ ...base, RETENTION_DAYS: "60" })).toMatchObject({
       contentRetentionDays: 60,
       usageRetentionDays: 60,
