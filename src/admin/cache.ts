@@ -75,7 +75,9 @@ adminCacheRoutes.get("/", async (c) => {
     }))
     .sort(
       (a, b) =>
-        b.break_cost_usd - a.break_cost_usd || b.breaks - a.breaks || (a[groupBy] < b[groupBy] ? -1 : 1),
+        b.break_cost_usd - a.break_cost_usd ||
+        b.breaks - a.breaks ||
+        String(a[groupBy]).localeCompare(String(b[groupBy])),
     );
 
   const breaks = turns
