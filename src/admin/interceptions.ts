@@ -270,10 +270,7 @@ adminSessionRoutes.get("/:id", async (c) => {
     .bind(id)
     .all<InterceptionRow>();
   if (results.length === 0) return c.json({ error: `No session ${id.slice(0, 80)}.` }, 404);
-  const [turns, cache] = await Promise.all([
-    summaries(c.env.DB, results),
-    sessionCache(c.env.DB, c.env, id),
-  ]);
+  const [turns, cache] = await Promise.all([summaries(c.env.DB, results), sessionCache(c.env.DB, c.env, id)]);
   // Each turn's prompt-cache view (null for a turn that was not fingerprinted or has no usage).
   const interceptions = turns.map((turn) => ({ ...turn, cache: cache.get(turn.id)?.cache ?? null }));
   const priced = interceptions.filter((i) => i.cost_micros !== null);

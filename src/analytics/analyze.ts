@@ -78,9 +78,16 @@ export interface AnalyzedTurn {
 
 /** References further back than the longest retention any provider offers (a day) are not compared. */
 export const MAX_REFERENCE_GAP_MS = 86_400_000;
-/** A read shorter than expected by more than this share (and at least MIN_MISSED tokens) is a break. */
-const BREAK_SHARE = 0.1;
-const MIN_MISSED = 128;
+/**
+ * A read shorter than expected by more than this share and this many tokens is a break. Anthropic's
+ * cache arithmetic is exact, so a small shortfall already means part of the prefix was re-written;
+ * OpenAI reads in 128-token steps and on a best-effort basis, so it gets more room.
+ */
+function isShortfall(api: string, expected: number, missed: number): boolean {
+  return api === "messages"
+    ? missed > Math.max(128, 0.01 * expected)
+    : missed > Math.max(256, 0.05 * expected);
+}
 
 export type ChainLoader = (ids: string[]) => Promise<Map<string, string>>;
 export type PriceOf = (model: string) => Price | null;
@@ -121,7 +128,7 @@ export async function analyzeTurns(
       const ref = same ?? pickReference(turn, earlier);
       const expected = ref ? cachedTokens(ref) : 0;
       const missed = expected - turn.usage.read;
-      const isBreak = ref !== null && expected > 0 && missed > Math.max(MIN_MISSED, BREAK_SHARE * expected);
+      const isBreak = ref !== null && expected > 0 && isShortfall(turn.api, expected, missed);
       if (same) consumers.set(same.id, [...(consumers.get(same.id) ?? []), turn]);
       pending.push({ turn, ref, expected, isBreak, modelChanged: ref !== null && same === null });
     });
