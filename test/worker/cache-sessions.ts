@@ -79,6 +79,8 @@ export class ClaudeCodeSession {
   constructor(
     private readonly key: string,
     private readonly ttl?: "1h",
+    /** Extra request headers (e.g. another fake's scenario). */
+    private readonly headers: Record<string, string> = {},
   ) {}
 
   system(): Json[] {
@@ -140,6 +142,7 @@ export class ClaudeCodeSession {
         "x-claude-code-session-id": this.sessionId,
         "user-agent": "claude-cli/2.0.50 (external, sdk-cli)",
         "x-fake-scenario": "prompt-cache",
+        ...this.headers,
       },
       body: this.body(options),
     });
