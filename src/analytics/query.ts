@@ -95,21 +95,42 @@ export interface TurnFilter {
   model?: string | null;
 }
 
+/** The session a turn is analyzed in (as analyze.ts's sessionKey, in SQL). */
+const SESSION_KEY = `case when f.session_id is null then 'u:' || f.initiator_id || char(0) || f.model
+  else 's:' || f.session_id end`;
+
 /**
- * The analyzed turns that started in [from, to): every session with a turn in the range is read
- * back to a day before `from`, so a turn's reference is found whichever side of `from` it lies on.
+ * The analyzed turns that started in [from, to). Their sessions are read back to a day before
+ * `from`, so a turn's reference is found whichever side of `from` it lies on.
+ *
+ * `onlyPossibleBreaks` skips, in SQL, every session where no turn in the range read less than the
+ * most any earlier turn cached minus 128 tokens: such a session cannot hold a break (the expected
+ * read is what one earlier turn cached, and a break misses more than 128 tokens), so break counts
+ * need not read the clean sessions, which are most of them.
  */
-export async function turnsInRange(db: D1Database, env: Env, filter: TurnFilter): Promise<AnalyzedTurn[]> {
+export async function turnsInRange(
+  db: D1Database,
+  env: Env,
+  filter: TurnFilter,
+  { onlyPossibleBreaks = false } = {},
+): Promise<AnalyzedTurn[]> {
+  const sessions = onlyPossibleBreaks
+    ? `select distinct skey from (
+         select skey, started_at, cache_read,
+           max(cached) over (partition by skey order by started_at, id rows between unbounded preceding and 1 preceding) as best
+         from turns)
+       where started_at >= ?1 and best - cache_read > 128`
+    : "select distinct skey from turns where started_at >= ?1";
   const { results } = await db
     .prepare(
-      `with touched as (
-         select distinct session_id, initiator_id, model from aibridge_cache_fingerprints
-         where started_at >= ?1 and started_at < ?2)
+      `with turns as (
+         select f.interception_id as id, f.started_at, ${SESSION_KEY} as skey, t.cache_read_input_tokens as cache_read,
+           case when f.api = 'messages' then t.cache_read_input_tokens + t.cache_write_input_tokens
+                else t.input_tokens + t.cache_read_input_tokens end as cached
+         ${TURNS_FROM}
+         where f.started_at >= ?3 and f.started_at < ?2)
        select ${TURN_COLUMNS} ${TURNS_FROM}
-       where f.started_at >= ?3 and f.started_at < ?2
-         and (f.session_id in (select session_id from touched where session_id is not null)
-           or (f.session_id is null and exists (select 1 from touched s where s.session_id is null
-                 and s.initiator_id = f.initiator_id and s.model = f.model)))`,
+       where f.interception_id in (select id from turns where skey in (${sessions}))`,
     )
     .bind(filter.from, filter.to, filter.from - MAX_REFERENCE_GAP_MS)
     .all<TurnRow>();
@@ -156,7 +177,7 @@ export async function cacheBreaksByGroup(
   filter: TurnFilter,
 ): Promise<Map<string, BreakTotals>> {
   const groups = new Map<string, BreakTotals>();
-  for (const item of await turnsInRange(db, env, filter)) {
+  for (const item of await turnsInRange(db, env, filter, { onlyPossibleBreaks: true })) {
     const brk = item.cache.break;
     if (!brk) continue;
     const key = dimensions.map((d) => dimensionValue(item, d)).join("\u0000");
