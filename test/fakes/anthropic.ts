@@ -25,7 +25,7 @@
  * it wrote them all before the connection closed: GET /__fake/sent/{trace}.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { advanceClock, anthropicCacheUsage } from "./prompt-cache";
+import { advanceClock, anthropicCacheUsage, evictAll } from "./prompt-cache";
 import { scenarioOf, startFakeServer } from "./server";
 
 type Json = Record<string, unknown>;
@@ -477,6 +477,11 @@ async function stream(
   writer.end();
 }
 
+/** The prompt-cache space (clock and entries) a request uses: x-fake-clock. */
+function clockOf(request: IncomingMessage): string {
+  return header(request, "x-fake-clock") ?? "default";
+}
+
 function header(request: IncomingMessage, name: string): string | null {
   const value = request.headers[name];
   return (Array.isArray(value) ? value[0] : value) ?? null;
@@ -499,7 +504,11 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
 
   if (url.pathname === "/__fake/clock" && request.method === "POST") {
     const { advance_ms } = JSON.parse(body.toString("utf8") || "{}") as { advance_ms?: number };
-    return sendJson(writer, 200, { now: advanceClock(advance_ms ?? 0) });
+    return sendJson(writer, 200, { now: advanceClock(clockOf(request), advance_ms ?? 0) });
+  }
+  if (url.pathname === "/__fake/prompt-cache" && request.method === "DELETE") {
+    evictAll(clockOf(request));
+    return sendJson(writer, 200, { evicted: true });
   }
 
   // The real API checks credentials and the version header before anything else.
@@ -531,7 +540,8 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
       writer.write(Buffer.from("<html>not json</html>"));
       return writer.end();
     }
-    const custom = scenario === "prompt-cache" ? promptCacheScenario(parsed as Json) : undefined;
+    const custom =
+      scenario === "prompt-cache" ? promptCacheScenario(parsed as Json, clockOf(request)) : undefined;
     if (parsed.stream === true)
       return stream(writer, scenario === "default" ? "text" : scenario, model, trace, custom);
     return sendJson(writer, 200, blockingMessage(scenario, model, custom), {
@@ -563,8 +573,8 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
 }
 
 /** A short text answer whose input and cache counts come from the simulated prompt cache. */
-function promptCacheScenario(body: Json): Scenario {
-  const cache = anthropicCacheUsage(body);
+function promptCacheScenario(body: Json, clock: string): Scenario {
+  const cache = anthropicCacheUsage(body, clock);
   return {
     id: "msg_01FakePromptCache",
     blocks: [{ type: "text", pieces: ["Cached", " answer."] }],

@@ -381,7 +381,8 @@ async function handle(request: IncomingMessage, raw: Buffer, response: ServerRes
       return;
     }
     const answer = decide(scenario, anthropicResults(body));
-    const cache = request.headers["x-fake-prompt-cache"] ? anthropicCacheUsage(body) : undefined;
+    const clock = String(request.headers["x-fake-clock"] ?? "default");
+    const cache = request.headers["x-fake-prompt-cache"] ? anthropicCacheUsage(body, clock) : undefined;
     const message = anthropicMessage(body, answer, cache);
     return body.stream ? stream(anthropicStream(message, answer)) : json(message);
   }

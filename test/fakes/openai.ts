@@ -571,12 +571,17 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
 
   if (request.method === "POST" && path === "/__fake/clock") {
     const { advance_ms } = JSON.parse(body.toString("utf8") || "{}") as { advance_ms?: number };
-    return json(response, 200, { now: advanceClock(advance_ms ?? 0) });
+    return json(response, 200, {
+      now: advanceClock(String(request.headers["x-fake-clock"] ?? "default"), advance_ms ?? 0),
+    });
   }
 
   if (request.method === "POST" && path === "/v1/responses") {
     const parsed = JSON.parse(body.toString("utf8")) as ResponsesRequest;
-    if (scenario === "prompt-cache") simulatedUsage.set(parsed, openaiResponsesCacheUsage(parsed as never));
+    if (scenario === "prompt-cache") {
+      const clock = String(request.headers["x-fake-clock"] ?? "default");
+      simulatedUsage.set(parsed, openaiResponsesCacheUsage(parsed as never, clock));
+    }
     if (!parsed.stream) {
       // background: accepted at once, output and usage come later (GET /v1/responses/{id}).
       if (parsed.background) return json(response, 200, responseObject(parsed, scenario, "queued", []));

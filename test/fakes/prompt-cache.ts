@@ -12,7 +12,10 @@
  * with prompt_cache_retention "24h").
  *
  * Entries are per model. A token is 4 bytes of the block's JSON (rounded up). Time is the fake's
- * own clock: real time plus an offset tests move with POST /__fake/clock {"advance_ms": n}.
+ * own clock: real time plus an offset tests move with POST /__fake/clock {"advance_ms": n};
+ * DELETE /__fake/prompt-cache evicts every entry. Entries and clock live in a space named by the
+ * request's `x-fake-clock` header (default "default"), so tests running side by side (one fake
+ * process serves several test projects) never move each other's clock or evict each other's cache.
  */
 import { createHash } from "node:crypto";
 
@@ -34,16 +37,35 @@ const FIVE_MINUTES = 300_000;
 const ONE_HOUR = 3_600_000;
 const LOOKBACK = 20;
 
-let offsetMs = 0;
-const entries = new Map<string, Entry>();
-
-export function fakeNow(): number {
-  return Date.now() + offsetMs;
+interface Space {
+  offsetMs: number;
+  entries: Map<string, Entry>;
 }
 
-export function advanceClock(ms: number): number {
-  offsetMs += ms;
-  return fakeNow();
+const spaces = new Map<string, Space>();
+
+function spaceOf(name: string): Space {
+  let space = spaces.get(name);
+  if (!space) {
+    space = { offsetMs: 0, entries: new Map() };
+    spaces.set(name, space);
+  }
+  return space;
+}
+
+function nowIn(space: Space): number {
+  return Date.now() + space.offsetMs;
+}
+
+/** Drops every cache entry of a space: an eviction the client and the gateway cannot see. */
+export function evictAll(space: string): void {
+  spaceOf(space).entries.clear();
+}
+
+export function advanceClock(space: string, ms: number): number {
+  const s = spaceOf(space);
+  s.offsetMs += ms;
+  return nowIn(s);
 }
 
 function tokensOf(value: unknown): number {
@@ -92,8 +114,9 @@ export interface AnthropicCacheUsage {
   cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
 }
 
-export function anthropicCacheUsage(body: Json): AnthropicCacheUsage {
-  const now = fakeNow();
+export function anthropicCacheUsage(body: Json, spaceName = "default"): AnthropicCacheUsage {
+  const { entries } = spaceOf(spaceName);
+  const now = nowIn(spaceOf(spaceName));
   const units = anthropicUnits(body);
   const cumulative: number[] = [];
   units.reduce((sum, unit, i) => (cumulative[i] = sum + unit.tokens), 0);
@@ -135,8 +158,12 @@ export function anthropicCacheUsage(body: Json): AnthropicCacheUsage {
   };
 }
 
-export function openaiResponsesCacheUsage(body: Json): { input_tokens: number; cached_tokens: number } {
-  const now = fakeNow();
+export function openaiResponsesCacheUsage(
+  body: Json,
+  spaceName = "default",
+): { input_tokens: number; cached_tokens: number } {
+  const { entries } = spaceOf(spaceName);
+  const now = nowIn(spaceOf(spaceName));
   const pieces: { content: unknown; ttl: number | null }[] = [];
   if (body.tools) pieces.push({ content: body.tools, ttl: null });
   if (body.instructions) pieces.push({ content: body.instructions, ttl: null });

@@ -123,6 +123,32 @@ export class ClaudeCodeSession {
     });
   }
 
+  /** A side request in the same session (Claude Code's titles and summaries): Haiku, no tools, its own prompt. */
+  async sideRequest(): Promise<string> {
+    const response = await SELF.fetch(`${GATEWAY}/anthropic/v1/messages?beta=true`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-api-key": this.key,
+        "anthropic-version": "2023-06-01",
+        "x-claude-code-session-id": this.sessionId,
+        "x-fake-scenario": "prompt-cache",
+        "x-fake-clock": this.sessionId,
+      },
+      body: JSON.stringify({
+        model: "claude-haiku-4-5-20251001",
+        max_tokens: 512,
+        system: [{ type: "text", text: "Summarize this coding conversation in under 50 characters." }],
+        messages: [{ role: "user", content: `Write a title for: ${prose(4000, 9)}` }],
+      }),
+    });
+    if (response.status !== 200) throw new Error(`side request failed: ${response.status}`);
+    await response.text();
+    const id = response.headers.get("x-aibridge-interception-id") as string;
+    this.interceptions.push(id);
+    return id;
+  }
+
   /** One user turn: a prompt with a file's contents, the request, then the assistant's answer in the history. */
   async turn(prompt: string, options: TurnOptions = {}): Promise<string> {
     const n = this.history.length;
@@ -142,6 +168,8 @@ export class ClaudeCodeSession {
         "x-claude-code-session-id": this.sessionId,
         "user-agent": "claude-cli/2.0.50 (external, sdk-cli)",
         "x-fake-scenario": "prompt-cache",
+        // The fake's cache and clock for this session alone (see test/fakes/prompt-cache.ts).
+        "x-fake-clock": this.sessionId,
         ...this.headers,
       },
       body: this.body(options),
@@ -223,6 +251,7 @@ export class CodexSession {
         originator: "codex_exec",
         "session-id": this.sessionId,
         "x-fake-scenario": "prompt-cache",
+        "x-fake-clock": this.sessionId,
       },
       body: JSON.stringify({
         model: this.model,
@@ -256,11 +285,21 @@ export class CodexSession {
   }
 }
 
-/** Moves the fake upstreams' clock (their prompt-cache TTLs) forward. */
-export async function advanceUpstreamClock(baseUrl: string, ms: number): Promise<void> {
+/** Moves a session's clock at the fake upstream (its prompt-cache TTLs) forward. */
+export async function advanceUpstreamClock(baseUrl: string, sessionId: string, ms: number): Promise<void> {
   const response = await fetch(`${baseUrl}/__fake/clock`, {
     method: "POST",
+    headers: { "x-fake-clock": sessionId },
     body: JSON.stringify({ advance_ms: ms }),
   });
   if (!response.ok) throw new Error(`clock: ${response.status}`);
+}
+
+/** Evicts a session's prompt cache at the fake upstream (capacity pressure nobody can see). */
+export async function evictUpstreamCache(baseUrl: string, sessionId: string): Promise<void> {
+  const response = await fetch(`${baseUrl}/__fake/prompt-cache`, {
+    method: "DELETE",
+    headers: { "x-fake-clock": sessionId },
+  });
+  if (!response.ok) throw new Error(`evict: ${response.status}`);
 }

@@ -9,7 +9,13 @@ import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { fingerprintRequest } from "../../src/analytics/fingerprint";
 import worker from "../../src/index";
 import type { RecordMessage } from "../../src/recorder/records";
-import { advanceUpstreamClock, ClaudeCodeSession, CodexSession, claudeCodeTools } from "./cache-sessions";
+import {
+  advanceUpstreamClock,
+  ClaudeCodeSession,
+  CodexSession,
+  claudeCodeTools,
+  evictUpstreamCache,
+} from "./cache-sessions";
 import { admin, createKey, eventually, rows } from "./helpers";
 
 interface TurnCache {
@@ -185,11 +191,12 @@ describe("Claude Code sessions", () => {
     // The gateway's clock (Date, which the Worker reads) and the fake provider's move together.
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + 6 * 60_000);
-    await advanceUpstreamClock(upstream, 6 * 60_000);
+    await advanceUpstreamClock(upstream, short.sessionId, 6 * 60_000);
+    await advanceUpstreamClock(upstream, long.sessionId, 6 * 60_000);
     await short.turn("Third, after lunch.");
     await long.turn("Third, after lunch.");
     vi.setSystemTime(Date.now() + 61 * 60_000);
-    await advanceUpstreamClock(upstream, 61 * 60_000);
+    await advanceUpstreamClock(upstream, long.sessionId, 61 * 60_000);
     await long.turn("Fourth, after a meeting.");
     vi.useRealTimers();
 
@@ -209,6 +216,45 @@ describe("Claude Code sessions", () => {
     // One-hour writes cost 6.00 per MTok on Sonnet 4.5.
     const lMissed = (lThird?.read_tokens ?? 0) + (lThird?.write_tokens ?? 0);
     expect(lFourth?.break?.cost_usd).toBe(Math.round(lMissed * (6 - 0.3)) / 1e6);
+  });
+});
+
+describe("Claude Code sessions: what is not a prefix change", () => {
+  it("an eviction nobody could see: unknown, with nothing changed", async () => {
+    const session = new ClaudeCodeSession(key);
+    await session.turn("First.");
+    await session.turn("Second.");
+    await evictUpstreamCache(inject("anthropicUrl"), session.sessionId);
+    await session.turn("Third.");
+    const answer = await sessionTurns(session.sessionId, 3);
+    record(answer);
+    const [, second, third] = answer.interceptions.map((i) => i.cache as TurnCache);
+    expect(third?.break).toMatchObject({ cause: "unknown", first_changed: null });
+    expect(third?.break?.cost_usd).toBe(
+      sonnetRewrite((second?.read_tokens ?? 0) + (second?.write_tokens ?? 0)),
+    );
+  });
+
+  it("side requests on another model with their own prompt are not breaks, and do not disturb the conversation", async () => {
+    const session = new ClaudeCodeSession(key);
+    await session.turn("First.");
+    await session.sideRequest();
+    await session.turn("Second.");
+    await session.sideRequest();
+    await session.turn("Third.");
+    const answer = await sessionTurns(session.sessionId, 5);
+    const turns = answer.interceptions.map((i) => i.cache as TurnCache);
+    expect(answer.interceptions.map((i) => i.model.slice(0, 12))).toEqual([
+      "claude-sonne",
+      "claude-haiku",
+      "claude-sonne",
+      "claude-haiku",
+      "claude-sonne",
+    ]);
+    expect(turns.map((t) => t.break)).toEqual([null, null, null, null, null]);
+    expectCleanContinuation(turns[0] as TurnCache, turns[2] as TurnCache);
+    expectCleanContinuation(turns[2] as TurnCache, turns[4] as TurnCache);
+    expect(answer.totals.cache.breaks).toBe(0);
   });
 });
 
@@ -391,6 +437,41 @@ describe("fingerprints", () => {
     ]);
     // 1,002 segments × 4 bytes, base64.
     expect(a?.chain.length).toBe(Math.ceil((1002 * 4) / 3) * 4);
+  });
+
+  it("read Chat Completions and Responses bodies in OpenAI's order, and refuse what is not JSON", () => {
+    const chat = fingerprintRequest(
+      "chat_completions",
+      '{"model":"gpt-4o","messages":[{"role":"system","content":"s"},{"role":"user","content":"u"}],"tools":[{"type":"function","function":{"name":"f"}}]}',
+    );
+    expect(chat).toMatchObject({
+      layout: "tools,messages[2]",
+      segments: 3,
+      breakpoints: [],
+      defaultTtlSeconds: 300,
+    });
+    const responses = fingerprintRequest(
+      "responses",
+      '{"model":"gpt-5","input":"hi","instructions":"be brief","prompt_cache_retention":"24h"}',
+    );
+    expect(responses).toMatchObject({ layout: "instructions,input", segments: 2, defaultTtlSeconds: 86400 });
+    // Whitespace between members is not content; a changed value is.
+    const spaced = fingerprintRequest(
+      "chat_completions",
+      '{ "model": "gpt-4o", "messages": [ { "role": "user", "content": "u" } ] }',
+    );
+    const tight = fingerprintRequest(
+      "chat_completions",
+      '{"model":"gpt-4o","messages":[{"role":"user","content":"u"}]}',
+    );
+    const other = fingerprintRequest(
+      "chat_completions",
+      '{"model":"gpt-4o","messages":[{"role":"user","content":"v"}]}',
+    );
+    expect(spaced?.chain).toBe(tight?.chain);
+    expect(other?.chain).not.toBe(tight?.chain);
+    expect(fingerprintRequest("messages", "not json")).toBeNull();
+    expect(fingerprintRequest("embeddings", "{}")).toBeNull();
   });
 });
 
