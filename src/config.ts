@@ -13,6 +13,8 @@ export interface Env {
   /** Long tool arguments, thoughts and text parts (src/recorder/content.ts); optional. */
   CONTENT?: R2Bucket;
   CONTENT_OFFLOAD_BYTES?: string;
+  /** The dashboard's built files (wrangler.toml [assets]). */
+  ASSETS?: Fetcher;
   ANTHROPIC_BASE_URL?: string;
   OPENAI_BASE_URL?: string;
   ANTHROPIC_API_KEY?: string;

@@ -1,9 +1,9 @@
 /**
- * Retention: the daily cron deletes records by age, with two horizons. Raw content (prompts, tool
- * arguments, thoughts, their overflow parts, dead letters) is bulky and sensitive: kept
- * CONTENT_RETENTION_DAYS. Usage (interceptions, token-usage rows) is kept USAGE_RETENTION_DAYS,
- * day rollups (what cost questions read) ROLLUP_RETENTION_DAYS (default: the same). Hour rollups are kept only while usage answers
- * read them (HOURLY_ROLLUP_DAYS, plus a day). Deletes run in bounded batches (a rowid subquery with
+ * Retention: the daily cron deletes records by age. Raw content (prompts, tool arguments,
+ * thoughts, their overflow parts, dead letters) is bulky and sensitive: kept CONTENT_RETENTION_DAYS.
+ * Usage (interceptions, token-usage rows, cache fingerprints) is kept USAGE_RETENTION_DAYS, day
+ * rollups (what usage answers read) ROLLUP_RETENTION_DAYS (default: the same), hour rollups only
+ * while usage answers read them (HOURLY_ROLLUP_DAYS, plus a day). Deletes run in bounded batches (a rowid subquery with
  * LIMIT: D1 builds SQLite without DELETE … LIMIT) so one run never holds the database for long;
  * whatever a run leaves behind, the next run continues.
  */
@@ -23,6 +23,8 @@ export const CONTENT_TABLES = [
 export const USAGE_TABLES = [
   ["aibridge_token_usages", "created_at"],
   ["aibridge_interceptions", "started_at"],
+  // Prefix hashes, no text: kept with the usage their cache-break analysis explains.
+  ["aibridge_cache_fingerprints", "started_at"],
 ] as const;
 
 /** Every table retention prunes (users and API keys are not records). */

@@ -4,6 +4,7 @@
  * counted per interception (failed ones included); tokens and cost come from its usage records.
  */
 import { Hono } from "hono";
+import { withCacheBreaks } from "../analytics/query";
 import type { AppEnv } from "../app-env";
 import { PLAN_ROWS, planBuckets, planParams } from "../recorder/rollups";
 import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
@@ -150,7 +151,17 @@ adminUsageRoutes.get("/", async (c) => {
     user: optionalText("user", c.req.query("user")),
     model: optionalText("model", c.req.query("model")),
   };
-  const { rows, totals, range: answered, rowsRead } = await queryUsage(c.env.DB, groupBy, filter);
+  const usage = await queryUsage(c.env.DB, groupBy, filter);
+  const answered = usage.range;
+  // Prompt-cache breaks per group come from src/analytics (worked out from fingerprints at query
+  // time, over the same whole-hour range the rollups answered).
+  const { rows, totals } = await withCacheBreaks(
+    c.env.DB,
+    c.env,
+    groupBy,
+    { ...filter, from: answered.from, to: answered.to },
+    usage,
+  );
   return c.json({
     group_by: groupBy,
     // The range answered: whole hours (see planBuckets), which may be wider than the one asked.
@@ -161,6 +172,6 @@ adminUsageRoutes.get("/", async (c) => {
     rows,
     totals,
     // What D1 read for this answer (it bills per row read): stays O(days × users) with rollups.
-    rows_read: rowsRead,
+    rows_read: usage.rowsRead,
   });
 });
