@@ -167,6 +167,30 @@ describe("spend that used to go unrecorded", () => {
       input_tokens: message.usage.input_tokens,
       output_tokens: message.usage.output_tokens,
     });
+
+    // Streaming too: the chunked SSE body after the 103 reaches the client whole and is recorded.
+    const streamed = await fetch(`${dev.url}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": key, "content-type": "application/json", "x-fake-scenario": "early-hints" },
+      body: JSON.stringify({
+        model: "claude-sonnet-4-5",
+        max_tokens: 10,
+        stream: true,
+        messages: [{ role: "user", content: "hi" }],
+      }),
+    });
+    const sse = await streamed.text();
+    expect(streamed.headers.get("content-type")).toContain("text/event-stream");
+    expect(sse).toContain("event: message_stop");
+    const events = sse
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice(6)) as Record<string, any>);
+    const input = events.find((e) => e.type === "message_start")?.message.usage.input_tokens;
+    const output = events.find((e) => e.type === "message_delta")?.usage.output_tokens;
+    expect(output).toBeGreaterThan(1);
+    const [streamedUsage] = await tokenRows(streamed.headers.get("x-aibridge-interception-id") ?? "");
+    expect(streamedUsage).toMatchObject({ input_tokens: input, output_tokens: output, estimated: 0 });
   });
 
   it("a stream that outlives the disconnect drain: the missing final usage is estimated, marked and counted", async () => {
