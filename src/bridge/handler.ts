@@ -12,6 +12,7 @@ import { requestTextChars } from "../usage/estimate";
 import type { ProviderAdapter, StreamRewriter } from "./adapter";
 import { readJsonBody } from "./body";
 import { detectClient } from "./client";
+import { relayedFieldProblem } from "./fields";
 import {
   clientResponseHeaders,
   fetchUpstream,
@@ -35,6 +36,8 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     if (!parsed.ok) return adapter.errorResponse(400, parsed.message);
     const parseMs = performance.now() - parseStarted;
     const { json, bytes, text, model } = parsed.body;
+    const problem = relayedFieldProblem(json);
+    if (problem) return adapter.errorResponse(400, problem);
 
     const credential = adapter.credential(config, actor);
     const facts = adapter.describeRequest(json, request.headers);
