@@ -256,8 +256,11 @@ describe("spend that used to go unrecorded", () => {
     console.log(
       `estimate: ${output} output tokens estimated, ${trueTokens} generated (fake's count), error ${(error * 100).toFixed(1)} %, ${(chars / trueTokens).toFixed(2)} chars per token`,
     );
-    expect(Math.abs(error)).toBeLessThan(0.5);
-    expect(ENDLESS_WORDS.length).toBeGreaterThan(0);
+    // On English prose (~5.9 characters per word-token here) characters / 4 errs high, never low:
+    // the estimate over-counts by about 45 % (docs/security.md, "Estimates").
+    expect(error).toBeGreaterThan(0.3);
+    expect(error).toBeLessThan(0.6);
+    expect(ENDLESS_WORDS.length).toBeGreaterThan(20);
 
     // Usage answers count it as estimated.
     const answer = (await (await dev.admin("/usage?group_by=user&user=edges@example.com")).json()) as {
