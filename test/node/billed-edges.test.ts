@@ -14,6 +14,14 @@ import { BACKGROUND_USAGE, startFakeOpenAI } from "../fakes/openai";
 import type { FakeServer } from "../fakes/server";
 import { startWranglerDev, type WranglerDev } from "./wrangler-dev";
 
+/** The fields of an Anthropic stream event these checks read. */
+interface SseData {
+  type: string;
+  message: { usage: { input_tokens: number; output_tokens: number } };
+  usage: { output_tokens: number };
+  delta?: { type?: string; text?: string };
+}
+
 let anthropic: FakeServer;
 let openai: FakeServer;
 let dev: WranglerDev;
@@ -185,7 +193,7 @@ describe("spend that used to go unrecorded", () => {
     const events = sse
       .split("\n")
       .filter((line) => line.startsWith("data: "))
-      .map((line) => JSON.parse(line.slice(6)) as Record<string, any>);
+      .map((line) => JSON.parse(line.slice(6)) as SseData);
     const input = events.find((e) => e.type === "message_start")?.message.usage.input_tokens;
     const output = events.find((e) => e.type === "message_delta")?.usage.output_tokens;
     expect(output).toBeGreaterThan(1);

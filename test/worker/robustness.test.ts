@@ -8,6 +8,14 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../src/index";
 import { createKey, endedInterception, eventually, fakeRequests, GATEWAY, rows } from "./helpers";
 
+/** The fields of an Anthropic stream event these checks read. */
+interface SseData {
+  type: string;
+  message: { usage: { input_tokens: number; output_tokens: number } };
+  usage: { output_tokens: number };
+  delta?: { type?: string; text?: string };
+}
+
 let key: string;
 const logs: string[] = [];
 
@@ -252,16 +260,17 @@ describe("faults", () => {
     const events = text
       .split("\n")
       .filter((line) => line.startsWith("data: "))
-      .map((line) => JSON.parse(line.slice(6)) as Record<string, any>);
+      .map((line) => JSON.parse(line.slice(6)) as SseData);
     const start = events.find((e) => e.type === "message_start")?.message.usage;
     const chars = events
       .filter((e) => e.delta?.type === "text_delta")
-      .reduce((n, e) => n + String(e.delta.text).length, 0);
+      .reduce((n, e) => n + String(e.delta?.text).length, 0);
     expect(chars).toBeGreaterThan(0);
     expect(tokens).toHaveLength(1);
+    expect(start).toBeDefined();
     expect(tokens[0]).toMatchObject({
-      input_tokens: start.input_tokens,
-      output_tokens: Math.max(start.output_tokens, Math.ceil(chars / 4)),
+      input_tokens: start?.input_tokens,
+      output_tokens: Math.max(start?.output_tokens ?? 0, Math.ceil(chars / 4)),
       estimated: 1,
       estimate_method: "message_start+chars/4",
     });
