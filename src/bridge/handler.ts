@@ -3,6 +3,7 @@
  * client's bytes, relay the answer (streaming untouched and unbuffered), record from a copy.
  */
 import type { Context } from "hono";
+import { observeCachePrefix } from "../analytics/observe";
 import type { AppEnv } from "../app-env";
 import { followBackgroundResponse } from "../background/follow";
 import { log } from "../log";
@@ -61,6 +62,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     interception.timings.parse = parseMs;
     interception.requestTextChars = requestTextChars(json);
     if (facts.prompt) interception.recordPrompt(facts.prompt);
+    observeCachePrefix(c.executionCtx, c.env, interception, text);
 
     const incomingUrl = new URL(withoutCredentialParams(request.url));
     const headers = upstreamRequestHeaders(request.headers, credential);
