@@ -5,6 +5,7 @@
  * and encodings the runtime already undid. Query strings lose any gateway credential too.
  */
 import type { UpstreamCredential } from "../auth/actor";
+import { log } from "../log";
 import { finalResponseAfterInterim } from "./interim";
 
 const DROPPED_REQUEST_HEADERS = new Set([
@@ -150,7 +151,10 @@ export async function fetchUpstream(url: string, init: RequestInit, timeoutMs?: 
   try {
     response = await fetch(url, { ...init, signal: controller.signal });
     // An interim (1xx) answer is never the final one; the final one follows (see interim.ts).
-    if (response.status < 200) response = await finalResponseAfterInterim(response);
+    if (response.status < 200) {
+      log.warn("upstream_interim_response", { status: response.status });
+      response = await finalResponseAfterInterim(response);
+    }
   } catch (error) {
     if (timedOut && timeoutMs !== undefined) throw new UpstreamTimeoutError(timeoutMs);
     throw new UpstreamUnreachableError(error);
