@@ -31,6 +31,10 @@ export interface UsageNumbers {
   cost_micros: number | null;
   /** Usage records whose model has no price (their cost is not in cost_micros). */
   unpriced_usages: number;
+  /** Requests with at least one estimated usage record (the provider's final count never came). */
+  estimated_requests: number;
+  /** Usage records whose counts are estimates (aibridge_token_usages.estimated). */
+  estimated_usages: number;
 }
 
 export type UsageRow = Partial<Record<Dimension, string>> &
@@ -90,6 +94,8 @@ export async function queryUsage(
       case when sum(r.usages) > 0 and sum(r.priced_usages) = 0 then null
            else sum(r.cost_micros) end as cost_micros,
       sum(r.usages) - sum(r.priced_usages) as unpriced_usages,
+      sum(r.estimated_requests) as estimated_requests,
+      sum(r.estimated_usages) as estimated_usages,
       max(r.last_seen) as last_seen
     from ${PLAN_ROWS} r
     where (?7 is null or r.initiator_id = ?7)
@@ -136,6 +142,8 @@ function totalsOf(rows: UsageRow[]): UsageRow {
       reasoning_tokens: sum((r) => r.reasoning_tokens),
       cost_micros: priced ? sum((r) => r.cost_micros ?? 0) : null,
       unpriced_usages: sum((r) => r.unpriced_usages),
+      estimated_requests: sum((r) => r.estimated_requests),
+      estimated_usages: sum((r) => r.estimated_usages),
     },
     lastSeen,
   );

@@ -81,6 +81,12 @@ export const tokenUsages = sqliteTable(
     rawUsage: text("raw_usage", { mode: "json" }),
     /** Cost in micro-dollars; null when the model has no known price. */
     costMicros: integer("cost_micros"),
+    /**
+     * True when the provider's final usage never arrived (stream cut, disconnect drain bound) and
+     * the counts were estimated from what was seen; estimate_method says how (src/usage/estimate.ts).
+     */
+    estimated: integer("estimated", { mode: "boolean" }).notNull().default(false),
+    estimateMethod: text("estimate_method"),
     createdAt: integer("created_at").notNull(),
     /** 1 once this row's tokens and cost are added to aibridge_usage_rollups (src/recorder/rollups.ts). */
     rolledUp: integer("rolled_up").notNull().default(0),
@@ -220,6 +226,9 @@ export const usageRollups = sqliteTable(
     cacheWrite5mTokens: integer("cache_write_5m_tokens").notNull().default(0),
     cacheWrite1hTokens: integer("cache_write_1h_tokens").notNull().default(0),
     reasoningTokens: integer("reasoning_tokens").notNull().default(0),
+    /** Requests with at least one estimated usage row, and estimated usage rows (issue 13's flag). */
+    estimatedRequests: integer("estimated_requests").notNull().default(0),
+    estimatedUsages: integer("estimated_usages").notNull().default(0),
     /** Sum of the priced usages' cost, micro-dollars. */
     costMicros: integer("cost_micros").notNull().default(0),
     /** Latest started_at counted in the bucket. */

@@ -87,14 +87,28 @@ function spans(hourlySince) {
 }
 
 const USAGE_COLUMNS = `usages, priced_usages, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-  cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_micros, last_seen`;
+  cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_micros, last_seen,
+  estimated_usages, estimated_requests`;
 
 const USAGE_AGGREGATES = `count(*), count(t.cost_micros),
   sum(t.input_tokens), sum(t.output_tokens), sum(t.cache_read_input_tokens), sum(t.cache_write_input_tokens),
   coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_5m')), 0),
   coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_1h')), 0),
   coalesce(sum(json_extract(t.extra_token_types, '$.reasoning')), 0),
-  coalesce(sum(t.cost_micros), 0), max(i.started_at)`;
+  coalesce(sum(t.cost_micros), 0), max(i.started_at), coalesce(sum(t.estimated), 0)`;
+
+/**
+ * Requests with at least one estimated usage row, counted once per interception even when its
+ * usage rows arrive in different batches: a pending estimated row adds its interception only if
+ * no estimated row of that interception was folded before (rolled_up = 1). The rebuild recounts
+ * every row of its days, so there a plain distinct count is right.
+ */
+const ESTIMATED_REQUESTS = {
+  pending: `count(distinct case when t.estimated = 1 and not exists (
+      select 1 from aibridge_token_usages p where p.interception_id = i.id and p.rolled_up = 1 and p.estimated = 1
+    ) then i.id end)`,
+  all: "count(distinct case when t.estimated = 1 then i.id end)",
+};
 
 const ADD_USAGE = `on conflict (${KEY}) do update set
   usages = usages + excluded.usages,
@@ -107,7 +121,9 @@ const ADD_USAGE = `on conflict (${KEY}) do update set
   cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
   reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
   cost_micros = cost_micros + excluded.cost_micros,
-  last_seen = max(coalesce(last_seen, 0), excluded.last_seen)`;
+  last_seen = max(coalesce(last_seen, 0), excluded.last_seen),
+  estimated_usages = estimated_usages + excluded.estimated_usages,
+  estimated_requests = estimated_requests + excluded.estimated_requests`;
 
 const ADD_REQUESTS = `on conflict (${KEY}) do update set
   requests = requests + excluded.requests,
@@ -129,7 +145,7 @@ function foldStatements(interceptionCondition, hourlySince, pendingOnly = true) 
   const pendingRequest = pendingOnly ? "i.rolled_up = 0 and " : "";
   return [
     `insert into ${ROLLUPS} (${KEY}, ${USAGE_COLUMNS})
-     select ${KEY_VALUES}, ${USAGE_AGGREGATES}
+     select ${KEY_VALUES}, ${USAGE_AGGREGATES}, ${pendingOnly ? ESTIMATED_REQUESTS.pending : ESTIMATED_REQUESTS.all}
      from aibridge_interceptions i
      cross join aibridge_token_usages t
      cross join ${spans(hourlySince)}

@@ -75,7 +75,11 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
     );
   }
   for (const rows of chunk(
-    byKind.token_usage.map(({ kind: _, ...row }) => row),
+    byKind.token_usage.map(({ kind: _, ...row }) => ({
+      ...row,
+      estimated: Boolean(row.estimateMethod),
+      estimateMethod: row.estimateMethod ?? null,
+    })),
     columnsOf(schema.tokenUsages),
   )) {
     statements.push(db.insert(schema.tokenUsages).values(rows).onConflictDoNothing());

@@ -48,6 +48,8 @@ async function rawUsage(groupBy: Dimension[], from: number, to: number, user: st
       case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
            else coalesce(sum(t.cost_micros), 0) end as cost_micros,
       count(t.id) - count(t.cost_micros) as unpriced_usages,
+      count(distinct case when t.estimated = 1 then i.id end) as estimated_requests,
+      coalesce(sum(t.estimated), 0) as estimated_usages,
       max(i.started_at) as last_seen
     from aibridge_interceptions i
     left join aibridge_token_usages t on t.interception_id = i.id
@@ -153,6 +155,8 @@ function randomStream(seed: number, count: number, now: number): RecordMessage[]
         rawUsage: {},
         costMicros: rand() < 0.2 ? null : Math.floor(rand() * 100_000),
         createdAt: startedAt + 1000 + u,
+        // Some counts are estimates (issue 13): estimated requests count once per interception.
+        estimateMethod: rand() < 0.25 ? "ratio" : null,
       });
     }
     records.push({

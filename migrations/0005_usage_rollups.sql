@@ -15,6 +15,8 @@ CREATE TABLE `aibridge_usage_rollups` (
 	`cache_write_5m_tokens` integer DEFAULT 0 NOT NULL,
 	`cache_write_1h_tokens` integer DEFAULT 0 NOT NULL,
 	`reasoning_tokens` integer DEFAULT 0 NOT NULL,
+	`estimated_requests` integer DEFAULT 0 NOT NULL,
+	`estimated_usages` integer DEFAULT 0 NOT NULL,
 	`cost_micros` integer DEFAULT 0 NOT NULL,
 	`last_seen` integer,
 	PRIMARY KEY(`span`, `bucket`, `initiator_id`, `provider`, `model`, `client`)
