@@ -6,6 +6,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
+import { RECORD_HEADER } from "../redaction";
 import { createSseDecoder } from "../sse/decoder";
 import type { ProviderAdapter, StreamRewriter } from "./adapter";
 import { readJsonBody } from "./body";
@@ -36,7 +37,15 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const credential = adapter.credential(config, actor);
     const facts = adapter.describeRequest(json, request.headers);
     const interception = new Interception(
-      { env: c.env, ctx: c.executionCtx },
+      {
+        env: c.env,
+        ctx: c.executionCtx,
+        recording: {
+          configured: config.recording.recordContent,
+          header: request.headers.get(RECORD_HEADER),
+          key: config.recording.redactionKey,
+        },
+      },
       {
         actor,
         provider: adapter.provider,
