@@ -15,7 +15,7 @@ import { scanText } from "./scan";
  * (docs/redaction.md) this is well under 100 ms of CPU. What is left when it runs out is not
  * stored (see `UNSCANNED_KIND`).
  */
-export const SCAN_BUDGET_UNITS = 8 * 1024 * 1024;
+export const SCAN_BUDGET_UNITS = 4 * 1024 * 1024;
 
 /** Text the budget did not cover is replaced, whole, by one marker of this kind: never stored unscanned. */
 export const UNSCANNED_KIND = "unscanned";
@@ -30,10 +30,12 @@ export interface RedactionSettings {
 export interface RedactionState {
   budget: { units: number };
   counts: Record<string, number>;
+  /** Markers already computed (a secret repeated across a conversation is hashed once). */
+  markers: Map<string, string>;
 }
 
 export function newRedactionState(): RedactionState {
-  return { budget: { units: SCAN_BUDGET_UNITS }, counts: {} };
+  return { budget: { units: SCAN_BUDGET_UNITS }, counts: {}, markers: new Map() };
 }
 
 export async function prepareRecords(
@@ -119,6 +121,16 @@ async function redactJson(value: unknown, redact: Redact): Promise<unknown> {
   return value;
 }
 
+async function cachedMarker(key: string, kind: string, value: string, state: RedactionState) {
+  const id = `${kind}\u0000${value}`;
+  let found = state.markers.get(id);
+  if (found === undefined) {
+    found = await marker(key, kind, value);
+    state.markers.set(id, found);
+  }
+  return found;
+}
+
 /** One text with each secret replaced by its marker, and the unscanned rest (if any) by one marker. */
 export async function redactText(text: string, key: string, state: RedactionState): Promise<string> {
   if (text.length === 0) return text;
@@ -129,7 +141,7 @@ export async function redactText(text: string, key: string, state: RedactionStat
   for (const f of findings) {
     if (f.start >= scannedTo) break;
     const end = Math.min(f.end, scannedTo);
-    out += text.slice(at, f.start) + (await marker(key, f.kind, text.slice(f.start, end)));
+    out += text.slice(at, f.start) + (await cachedMarker(key, f.kind, text.slice(f.start, end), state));
     at = end;
     state.counts[f.kind] = (state.counts[f.kind] ?? 0) + 1;
   }

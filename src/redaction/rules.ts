@@ -31,7 +31,7 @@ export const RULES: readonly Rule[] = [
       /-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]{16,16384}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----/g,
   },
   // GCP service-account JSON: the private key is caught above; its id names the key.
-  { kind: "gcp_service_account", pattern: /"private_key_id"\s*:\s*"([a-f0-9]{40})"/g, group: 1 },
+  { kind: "gcp_service_account", pattern: /private_key_id\\*"\s*:\s*\\*"([a-f0-9]{40})\\*"/g, group: 1 },
   // GCP API keys (gitleaks gcp-api-key).
   { kind: "gcp_api_key", pattern: /\bAIza[\w-]{35}\b/g },
   // AWS (secretlint-rule-aws, with its ID rule on: an access key id alone is worth hiding).
@@ -42,7 +42,7 @@ export const RULES: readonly Rule[] = [
   {
     kind: "aws_secret_access_key",
     pattern:
-      /["']?(?:AWS|aws|Aws)?_?(?:SECRET|secret|Secret)_?(?:ACCESS|access|Access)_?(?:KEY|key|Key)["']?\s*(?::|=>|=)\s*["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/g,
+      /(?:SECRET|secret|Secret)_?(?:ACCESS|access|Access)_?(?:KEY|key|Key)\\*["']?\s*(?::|=>|=)\s*\\*["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/g,
     group: 1,
   },
   // Azure: storage account keys in connection strings, and Entra ID (AD) client secrets (gitleaks).
@@ -64,7 +64,7 @@ export const RULES: readonly Rule[] = [
   { kind: "aibridge_key", pattern: /\baib_[A-Za-z0-9_-]{40,}/g },
   { kind: "huggingface_token", pattern: /\bhf_[A-Za-z0-9]{34,}\b/g },
   // Code hosts and chat (secretlint-rule-github / -gitlab / -slack, gitleaks).
-  { kind: "github_token", pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b/g },
+  { kind: "github_token", pattern: /\bgh[pousr]_[A-Za-z0-9]{36,255}\b/g },
   { kind: "github_token", pattern: /\bgithub_pat_[A-Za-z0-9_]{22,255}\b/g },
   {
     kind: "gitlab_token",
@@ -84,22 +84,26 @@ export const RULES: readonly Rule[] = [
   // Passwords in URLs (secretlint-rule-basicauth / -database-connection-string): only the password.
   {
     kind: (m) => (DATABASE_SCHEMES.test(m[1] ?? "") ? "database_password" : "url_password"),
-    pattern: /\b(jdbc:[a-z]+|[a-z][a-z0-9+.-]{1,20}):\/\/[^\s:/@'"<>]{1,256}:([^\s@'"<>/]{1,256})@/gi,
+    // The scheme is read behind `://`, so the scan only stops at `://`, not at every word.
+    pattern:
+      /:\/\/(?<=\b(jdbc:[a-z]+|[a-z][a-z0-9+.-]{1,20}):\/\/)[^\s:/@'"<>\\]{1,256}:([^\s@'"<>/\\]{1,256})@/gi,
     group: 2,
   },
   // `.env` lines whose upper-case name says secret/password/token/key: NAME=value (quotes optional).
   // Upper-case names only: that is the .env convention, and it keeps `key = value` in code alone.
+  // A line may start after a JSON-escaped newline (tool inputs are JSON text) and after the line
+  // number Claude Code's Read tool puts in front (`    12→`). Placeholders (${X}, <x>) are left.
   {
     kind: "env_secret",
     pattern:
-      /^[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|PASSPHRASE|TOKEN|KEY|CREDENTIALS?|AUTH)[A-Z0-9_]*[ \t]*=[ \t]*["']?(?![$<{%])([^\s"'#]{6,})/gm,
+      /(?:^|\\[nr])[ \t]*(?:\d{1,7}(?:→|\t)[ \t]*)?(?:export[ \t]+)?[A-Z][A-Z0-9_]*(?:SECRET|PASSWORD|PASSWD|PASSPHRASE|TOKEN|KEY|CREDENTIALS?|AUTH)[A-Z0-9_]*[ \t]*=[ \t]*(?:\\*["'])?(?![$<{%])([^\s"'#\\]{6,})/gm,
     group: 1,
   },
   // The same in JSON and YAML configs: "password": "…", client_secret: …
   {
     kind: "config_secret",
     pattern:
-      /["']?\b(?:password|passwd|secret|client_secret|api_key|apikey|access_token|refresh_token|auth_token|private_key)["']?[ \t]*:[ \t]*["']([^"'\s]{6,})["']/gi,
+      /\b(?:password|passwd|secret|client_secret|api_key|apikey|access_token|refresh_token|auth_token|private_key)\\*["']?[ \t]*:[ \t]*\\*["']([^"'\s\\]{6,})\\*["']/gi,
     group: 1,
   },
 ];

@@ -18,6 +18,8 @@
  *   gated            stream: stops after the first two events until POST /__fake/release/{trace}
  *   status-{code}    an error answer with that status in Anthropic's shape (+ retry-after on 429/529)
  *   garbage          200 with a body that is not JSON
+ *   echo             the model "repeats" the last user text: as thinking, and as the input of a
+ *                    Bash and an Edit tool call (for tests of what gets recorded)
  *
  * Requests carrying `x-fake-trace: <id>` have the exact bytes the fake answered kept, and whether
  * it wrote them all before the connection closed: GET /__fake/sent/{trace}.
@@ -247,6 +249,45 @@ SCENARIOS.hostile = {
   startUsage: usage(777, 4),
   finalUsage: { output_tokens: 333 },
 };
+
+/** The echo scenario for one request, registered under a name of its own (requests may overlap). */
+function echoScenario(body: { messages?: { role?: string; content?: unknown }[] }): string {
+  const last = [...(body.messages ?? [])].reverse().find((m) => m.role === "user");
+  const text =
+    typeof last?.content === "string"
+      ? last.content
+      : Array.isArray(last?.content)
+        ? (last.content as { text?: unknown }[])
+            .map((b) => (typeof b.text === "string" ? b.text : ""))
+            .join("")
+        : "";
+  const pieces = (value: string) => value.match(/[\s\S]{1,97}/g) ?? [];
+  const name = `echo:${crypto.randomUUID()}`;
+  SCENARIOS[name] = {
+    id: "msg_01FakeEcho",
+    blocks: [
+      { type: "thinking", pieces: pieces(text), signature: "EqQBCgIYAhIMechoSignature" },
+      {
+        type: "tool_use",
+        id: "toolu_01EchoBash",
+        name: "Bash",
+        pieces: pieces(JSON.stringify({ command: text })),
+      },
+      {
+        type: "tool_use",
+        id: "toolu_01EchoEdit",
+        name: "Edit",
+        pieces: pieces(
+          JSON.stringify({ file_path: "/repo/deploy/key.pem", old_string: "", new_string: text }),
+        ),
+      },
+    ],
+    stopReason: "tool_use",
+    startUsage: usage(120, 2),
+    finalUsage: { output_tokens: 64 },
+  };
+  return name;
+}
 
 /** The blocking form: one Message object (usage = start merged with final, as the API reports it). */
 export function blockingMessage(name: string, model: string): Json {
@@ -501,7 +542,7 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
   if (status) return sendError(writer, Number(status));
 
   if (request.method === "POST" && url.pathname === "/v1/messages") {
-    let parsed: { model?: string; stream?: boolean };
+    let parsed: { model?: string; stream?: boolean; messages?: { role?: string; content?: unknown }[] };
     try {
       parsed = JSON.parse(body.toString("utf8"));
     } catch {
@@ -517,9 +558,9 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
       writer.write(Buffer.from("<html>not json</html>"));
       return writer.end();
     }
-    if (parsed.stream === true)
-      return stream(writer, scenario === "default" ? "text" : scenario, model, trace);
-    return sendJson(writer, 200, blockingMessage(scenario, model), {
+    const named = scenario === "echo" ? echoScenario(parsed) : scenario;
+    if (parsed.stream === true) return stream(writer, named === "default" ? "text" : named, model, trace);
+    return sendJson(writer, 200, blockingMessage(named, model), {
       "anthropic-ratelimit-tokens-remaining": "399000",
     });
   }
