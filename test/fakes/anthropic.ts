@@ -261,7 +261,13 @@ function echoScenario(body: { messages?: { role?: string; content?: unknown }[] 
             .map((b) => (typeof b.text === "string" ? b.text : ""))
             .join("")
         : "";
-  const pieces = (value: string) => value.match(/[\s\S]{1,97}/g) ?? [];
+  // Small deltas like a model's, but at most ~64 of them per block, so megabytes stream quickly.
+  const pieces = (value: string) => {
+    const size = Math.max(97, Math.ceil(value.length / 64));
+    return Array.from({ length: Math.ceil(value.length / size) }, (_, i) =>
+      value.slice(i * size, (i + 1) * size),
+    );
+  };
   const name = `echo:${crypto.randomUUID()}`;
   SCENARIOS[name] = {
     id: "msg_01FakeEcho",
