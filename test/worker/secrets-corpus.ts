@@ -133,9 +133,11 @@ export const NEAR_MISSES = [
     "```ts",
     "export function authHeader(token: string): Record<string, string> {",
     "  const apiKey = process.env.API_KEY ?? '';",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: source code as text, on purpose
     "  return { authorization: `Bearer ${token}`, 'x-api-key': apiKey };",
     "}",
     "const password = await prompt('Password: ');",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a .env placeholder, on purpose
     "API_KEY=${API_KEY}",
     "sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     "```",
