@@ -446,7 +446,7 @@ describe("the scan is bounded", () => {
 });
 
 describe("RECORD_CONTENT configured per deployment", () => {
-  async function viaApp(extraEnv: Record<string, string>, headers: Record<string, string> = {}) {
+  async function viaApp(extraEnv: Record<string, unknown>, headers: Record<string, string> = {}) {
     const api = APIS[0]!;
     const ctx = createExecutionContext();
     const response = await app.fetch(
@@ -463,11 +463,29 @@ describe("RECORD_CONTENT configured per deployment", () => {
       { ...env, ...extraEnv },
       ctx,
     );
-    expect(response.status).toBe(200);
-    await response.text();
+    const answer = await response.text();
+    expect(response.status, answer.slice(0, 300)).toBe(200);
     await waitOnExecutionContext(ctx);
     return endedInterception(response.headers.get("x-aibridge-interception-id")!);
   }
+
+  it("redacted (the default): a `redaction` datapoint per kind, with counts and no values", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const metrics = { writeDataPoint: (point: AnalyticsEngineDataPoint) => void points.push(point) };
+    const { interception } = await viaApp({ METRICS: metrics });
+    const counts = JSON.parse(interception.redactions as string) as Record<string, number>;
+    const redactions = points.filter((p) => p.indexes?.[0] === "redaction");
+    // blobs: event, provider, model, kind, initiator, client (src/metrics/layout.ts); doubles: count
+    const byKind = Object.fromEntries(redactions.map((p) => [p.blobs?.[3], p.doubles?.[0]]));
+    expect(byKind).toEqual(counts);
+    expect(redactions[0]?.blobs?.slice(0, 3)).toEqual([
+      "redaction",
+      "anthropic",
+      "claude-sonnet-4-5-20250929",
+    ]);
+    expect(redactions[0]?.blobs?.[4]).toBe(USER);
+    expect(leaked(JSON.stringify(points))).toEqual([]);
+  });
 
   it("none: metadata and token usage only; a header asking for full changes nothing", async () => {
     const { interception, prompts, tools, thoughts, tokens } = await viaApp(
