@@ -60,6 +60,10 @@ export class RecordingGuard {
   }
 
   private async run(records: readonly RecordMessage[], labels: Labels): Promise<RecordMessage[]> {
+    // The bridge calls this just before it returns the response (or closes the stream). Promise
+    // callbacks would all run before the runtime gets that response; a timer runs after it. So the
+    // scan starts on a later turn of the event loop, off the response's path.
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
     const { mode, source } = await this.mode();
     const safe = await prepareRecords(records, { mode, key: this.request.key }, this.state);
     return safe.map((record) => {

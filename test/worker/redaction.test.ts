@@ -10,9 +10,11 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { app } from "../../src/app";
+import { RecordingGuard } from "../../src/redaction";
 import { marker } from "../../src/redaction/marker";
 import { resolveRecordMode } from "../../src/redaction/mode";
 import { newRedactionState, redactText } from "../../src/redaction/redact";
+import { WINDOW_OVERLAP, WINDOW_UNITS } from "../../src/redaction/scan";
 import { admin, createKey, decodeBase64, endedInterception, fakeRequests, GATEWAY, rows } from "./helpers";
 import { BASH_OUTPUT, DOCUMENT, DOT_ENV, NEAR_MISSES, SECRETS } from "./secrets-corpus";
 
@@ -209,6 +211,8 @@ async function allOfD1(): Promise<{ tables: string[]; dump: string }> {
 function leaked(text: string): string[] {
   return NEEDLES.filter((needle) => text.includes(needle)).map((needle) => needle.slice(0, 12));
 }
+
+const PROMPT_WITH_KEY = `key ${SECRETS.openai.value}`;
 
 const expectedMarker = (secret: { kind: string; value: string }) =>
   marker(MARKER_KEY, secret.kind, secret.value);
@@ -410,7 +414,54 @@ describe("x-aibridge-record: a request may lower the recording, never raise it",
   });
 });
 
+describe("the scan is off the response's path", () => {
+  it("nothing is scanned in the promise turns that hand the response back; a later timer turn does it", async () => {
+    const guard = new RecordingGuard({}, { configured: "redacted", header: null, key: MARKER_KEY }, USER);
+    const prompt = {
+      kind: "prompt" as const,
+      id: "p1",
+      interceptionId: "i1",
+      providerResponseId: null,
+      createdAt: 1,
+    };
+    let done = false;
+    const prepared = guard
+      .prepare([{ ...prompt, prompt: PROMPT_WITH_KEY }], {
+        provider: "anthropic",
+        model: "m",
+        client: "c",
+        initiator: USER,
+      })
+      .then((records) => {
+        done = true;
+        return records;
+      });
+    for (let i = 0; i < 100; i++) await Promise.resolve(); // every microtask the response's return may take
+    expect(done).toBe(false);
+    const [record] = await prepared;
+    expect(record).toMatchObject({ prompt: `key ${await expectedMarker(SECRETS.openai)}` });
+  });
+});
+
 describe("the scan is bounded", () => {
+  it("a secret across a window boundary is still found (windows overlap by more than any match)", async () => {
+    for (const secret of [SECRETS.github, SECRETS.pem]) {
+      for (const before of [
+        WINDOW_UNITS - 30,
+        WINDOW_UNITS - 5,
+        WINDOW_UNITS - WINDOW_OVERLAP + 3,
+        WINDOW_UNITS * 2 - 100,
+      ]) {
+        const text = `${"x ".repeat(before / 2)}\n${secret.value}\n${"y ".repeat(1000)}`;
+        const state = newRedactionState();
+        const out = await redactText(text, MARKER_KEY, state);
+        expect(leaked(out), `${secret.kind} at ${before}`).toEqual([]);
+        expect(out).toContain(await expectedMarker(secret));
+        expect(state.counts).toEqual({ [secret.kind]: 1 });
+      }
+    }
+  });
+
   it("text past the budget is replaced by one `unscanned` marker, never stored unscanned", async () => {
     const filler = "function add(a, b) {\n  return a + b;\n}\n".repeat(30_000); // ~1 MB
     const text = `${filler}\nANTHROPIC_API_KEY=${SECRETS.anthropic.value}\n${filler}`;
