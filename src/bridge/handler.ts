@@ -136,8 +136,14 @@ export function bridgeHandler(adapter: ProviderAdapter) {
           : { status: "completed", stopReason: outcome.stopReason },
       );
     } catch (error) {
-      log.warn("unparseable_upstream_body", { interception: interception.id, error: String(error) });
-      interception.end({ status: "failed", errorType: "unparseable_response", errorMessage: String(error) });
+      // JSON.parse's message quotes the body, and a body may hold secrets: name the error only.
+      const errorName = error instanceof Error ? error.name : "unknown";
+      log.warn("unparseable_upstream_body", { interception: interception.id, error: errorName });
+      interception.end({
+        status: "failed",
+        errorType: "unparseable_response",
+        errorMessage: `The upstream's body is not valid JSON (${errorName}).`,
+      });
     }
     return new Response(raw, { status: upstream.status, headers: responseHeaders });
   };
