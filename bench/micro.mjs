@@ -6,7 +6,8 @@
  *     alone) to show where the time goes;
  *   - tool injection on a 400 KB Claude-Code-shaped body: what runWithInjectedTools adds per request
  *     (anthropicInjection.prepare splicing the tools and tool_choice into the already-decoded body
- *     text), in ms per op; plus the body parse every bridged request pays;
+ *     text), in ms per op; plus the body parse every bridged request pays, and the prompt-cache
+ *     fingerprint (src/analytics/fingerprint.ts) each request's body gets in waitUntil;
  *   - the secret scan and redaction every recorded text goes through (src/redaction/redact.ts), in
  *     ms of CPU per MB: on ordinary code (the common case) and on text dense with secrets.
  *
@@ -32,6 +33,7 @@ async function loadSource() {
         'export { MessagesStreamParser } from "./src/providers/anthropic/stream";',
         'export { anthropicInjection } from "./src/providers/anthropic/injection";',
         'export { readJsonBody } from "./src/bridge/body";',
+        'export { fingerprintRequest } from "./src/analytics/fingerprint";',
         'export { redactText, newRedactionState } from "./src/redaction/redact";',
         'export { DOCUMENT, NEAR_MISSES, SECRETS } from "./test/worker/secrets-corpus";',
       ].join("\n"),
@@ -292,6 +294,9 @@ export async function runMicro({ smoke = false } = {}) {
     injectedTools: tools.length,
     inject,
     parse: await measure(parseOp, timing),
+    fingerprint: await measure(() => {
+      if (!src.fingerprintRequest("messages", bodyText)) throw new Error("no fingerprint");
+    }, timing),
   };
 
   // ---- Secret scan + redaction (every recorded text, in waitUntil) ----

@@ -426,6 +426,7 @@ function formatMicro(micro) {
     `| TextDecoder alone, 16 KiB reads | ${rate(sse.textDecoder16k)} | |`,
     `| Tool injection, ${(injection.bodyBytes / 1024).toFixed(0)} KB body + ${injection.injectedTools} tools (the JSON text splice) | ${time(injection.inject)} | ≤ 2 ms ${pass(injection.inject.cpuMs <= 2)} |`,
     `| Body parse every bridged request pays (readJsonBody, same body) | ${time(injection.parse)} | |`,
+    `| Prompt-cache fingerprint of the same body (in waitUntil, off the response path) | ${time(injection.fingerprint)} | |`,
     `| Secret scan + redaction per MB of recorded text, ordinary code (in waitUntil) | ${time(redaction.ordinary)} | ≤ 50 ms ${pass(redaction.ordinary.cpuMs <= 50)} |`,
     `| Secret scan + redaction per MB, dense with secrets (~17 per 6 KB) | ${time(redaction.dense)} | |`,
   ].join("\n");

@@ -472,28 +472,6 @@ describe("the scan is bounded", () => {
     expect(out.startsWith(filler.slice(0, 400 * 1024))).toBe(true);
     expect(state.counts).toEqual({ unscanned: 1 });
   });
-
-  it("a 1.5 MB user turn (6 MB of record text) through the bridge: no secret stored, the rest marked", {
-    timeout: 60_000,
-  }, async () => {
-    const padding = "const ordinary = 'code';\n".repeat(30_000); // ~750 KB, twice
-    const big = `${padding}${DOCUMENT}\n${padding}\nlast: ${SECRETS.github.value}`;
-    const started = Date.now();
-    const sent = await send(APIS[0]!, big, true);
-    const answered = Date.now();
-    const seen = await upstreamSaw(APIS[0]!, sent.trace);
-    expect(seen.body.byteLength).toBe(encoder.encode(sent.body).byteLength);
-    const { interception } = await endedInterception(sent.id, 30_000);
-    // What the scan costs here shows in the test output (workerd locally; production is faster).
-    console.info(
-      `1.5 MB turn: answered in ${answered - started} ms, recorded ${Date.now() - answered} ms later`,
-    );
-    const counts = JSON.parse(interception.redactions as string) as Record<string, number>;
-    expect(counts.openai_api_key).toBeGreaterThan(0); // scanned while the budget lasted…
-    expect(counts.unscanned).toBeGreaterThan(0); // …and marked, not stored, after it ran out
-    const { dump } = await allOfD1();
-    expect(leaked(dump)).toEqual([]);
-  });
 });
 
 describe("RECORD_CONTENT configured per deployment", () => {
@@ -578,5 +556,46 @@ describe("RECORD_CONTENT configured per deployment", () => {
       redactions: null,
     });
     expect(prompts[0]!.prompt).toBe(DOCUMENT);
+  });
+});
+
+// Last: after a multi-megabyte stream the local fake's keep-alive connection has been seen to reset
+// the next request (a 502 in a later test); nothing follows this one. It checks its own rows, since
+// the full-mode test above stored secrets on purpose.
+describe("a big turn through the bridge", () => {
+  it("a 1.5 MB user turn (6 MB of record text) through the bridge: no secret stored, the rest marked", {
+    timeout: 60_000,
+  }, async () => {
+    const padding = "const ordinary = 'code';\n".repeat(30_000); // ~750 KB, twice
+    const big = `${padding}${DOCUMENT}\n${padding}\nlast: ${SECRETS.github.value}`;
+    const started = Date.now();
+    const sent = await send(APIS[0]!, big, true);
+    const answered = Date.now();
+    const seen = await upstreamSaw(APIS[0]!, sent.trace);
+    expect(seen.body.byteLength).toBe(encoder.encode(sent.body).byteLength);
+    const { interception } = await endedInterception(sent.id, 30_000);
+    // What the scan costs here shows in the test output (workerd locally; production is faster).
+    console.info(
+      `1.5 MB turn: answered in ${answered - started} ms, recorded ${Date.now() - answered} ms later`,
+    );
+    const counts = JSON.parse(interception.redactions as string) as Record<string, number>;
+    expect(counts.openai_api_key).toBeGreaterThan(0); // scanned while the budget lasted…
+    expect(counts.unscanned).toBeGreaterThan(0); // …and marked, not stored, after it ran out
+    // This interception's rows, wherever they are (its texts exceed a D1 row: record parts too).
+    const own = await Promise.all([
+      rows("select * from aibridge_interceptions where id = ?", sent.id),
+      ...["aibridge_user_prompts", "aibridge_tool_usages", "aibridge_model_thoughts"].map((table) =>
+        rows(`select * from ${table} where interception_id = ?`, sent.id),
+      ),
+      rows(
+        `select * from aibridge_record_parts where record_id in (
+           select id from aibridge_user_prompts where interception_id = ?1
+           union select id from aibridge_tool_usages where interception_id = ?1
+           union select id from aibridge_model_thoughts where interception_id = ?1)`,
+        sent.id,
+      ),
+    ]);
+    expect(own[4]!.length).toBeGreaterThan(0); // the long texts continued in record parts
+    expect(leaked(JSON.stringify(own))).toEqual([]);
   });
 });
