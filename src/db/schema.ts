@@ -56,6 +56,14 @@ export const interceptions = sqliteTable(
     metadata: text("metadata", { mode: "json" }),
     /** 1 once this interception's request is counted in aibridge_usage_rollups (src/recorder/rollups.ts). */
     rolledUp: integer("rolled_up").notNull().default(0),
+    /** What was recorded of the content: redacted | full | none (docs/redaction.md). */
+    recordContent: text("record_content"),
+    /** Who chose it: config | policy | header (the request's x-aibridge-record opt-down). */
+    recordContentSource: text("record_content_source"),
+    /** Secrets replaced by markers in this interception's records, by kind: {"aws_access_key_id": 2}. */
+    redactions: text("redactions", { mode: "json" }).$type<Record<string, number>>(),
+    /** The sum of `redactions`, for cheap totals. */
+    redactionCount: integer("redaction_count"),
   },
   (t) => [
     index("interceptions_initiator_started_idx").on(t.initiatorId, t.startedAt),

@@ -70,6 +70,10 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
             errorType: sql`excluded.error_type`,
             errorMessage: sql`excluded.error_message`,
             metadata: sql`excluded.metadata`,
+            recordContent: sql`excluded.record_content`,
+            recordContentSource: sql`excluded.record_content_source`,
+            redactions: sql`excluded.redactions`,
+            redactionCount: sql`excluded.redaction_count`,
           },
         }),
     );
@@ -174,6 +178,10 @@ function endedRow(record: InterceptionEnded): typeof schema.interceptions.$infer
     stopReason: record.stopReason,
     errorType: record.errorType,
     errorMessage: record.errorMessage,
+    recordContent: record.recordContent ?? null,
+    recordContentSource: record.recordContentSource ?? null,
+    redactions: record.redactions ?? null,
+    redactionCount: record.redactions ? Object.values(record.redactions).reduce((a, b) => a + b, 0) : null,
   };
 }
 
