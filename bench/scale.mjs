@@ -16,6 +16,8 @@
  *
  *   --smoke        a quick pass (few sessions, 10^4 → 10^5 only); does not touch docs/scale.md
  *   --json <file>  also write the figures as JSON
+ *   --bytes-into <file>   measure only step 1 and merge it into a saved --json run, then report
+ *   --report-from <file>  only rewrite the tables from a saved --json run
  *
  * Everything stays on 127.0.0.1 and in a temp dir; one core's worth of work at a time.
  */
@@ -35,6 +37,8 @@ import { PROJECT_ROOT, wranglerRun } from "./lib/wrangler.mjs";
 const argv = process.argv.slice(2);
 const SMOKE = argv.includes("--smoke");
 const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : null;
+/** --bytes-into <json>: measure only the bytes per interception and merge them into a saved run. */
+const BYTES_INTO = argv.includes("--bytes-into") ? argv[argv.indexOf("--bytes-into") + 1] : null;
 const CONFIG = SMOKE
   ? { sessions: 2, turns: 10, throughputInterceptions: 100, sizes: [10_000, 100_000] }
   : { sessions: 10, turns: 20, throughputInterceptions: 1000, sizes: [10_000, 100_000, 1_000_000] };
@@ -91,13 +95,13 @@ async function startGateway(dir, upstreamUrl) {
       .filter(Boolean);
     await db.batch(statements.map((s) => db.prepare(s)));
   }
-  // Long texts to R2 from here on (CONTENT_OFFLOAD_BYTES=1024), same D1 state.
-  const offload = async () => {
-    await mf.setOptions(options({ CONTENT_OFFLOAD_BYTES: "1024" }));
+  // The same gateway with other settings (same D1 state): long texts to R2, or no content at all.
+  const reconfigure = async (vars) => {
+    await mf.setOptions(options(vars));
     await mf.ready;
     return { db: await mf.getD1Database("DB"), r2: await mf.getR2Bucket("CONTENT") };
   };
-  return { mf, db, offload };
+  return { mf, db, reconfigure };
 }
 
 async function adminJson(mf, path, init = {}) {
@@ -241,7 +245,7 @@ async function replaySessions(mf, db, key, labels, r2) {
   const base = JSON.parse(claudeCodeBody(85 * 1024));
   const shapes = {};
   for (const label of labels) {
-    const shape = label.replace("+r2", "");
+    const shape = label.replace(/\+.*$/, "");
     const before = { bytes: await tableBytes(db), rows: await counts(db), r2: await r2Bytes(r2) };
     let requestBytes = 0;
     for (let session = 0; session < CONFIG.sessions; session++) {
@@ -555,6 +559,8 @@ const ASSUME = {
 function capacity(results) {
   const cc = results.bytes["claude-code"];
   const r2 = results.bytes["claude-code+r2"];
+  // Content off (RECORD_CONTENT=none); older saved runs without it fall back to the usage tables.
+  const none = results.bytes["claude-code+none"] ?? { content: 0 };
   const usageRow = cc.perTable.aibridge_interceptions.bytes + cc.perTable.aibridge_token_usages.bytes;
   const recordsPerInterception =
     Object.values(cc.perTable).reduce((sum, t) => sum + t.rows, 0) -
@@ -573,6 +579,7 @@ function capacity(results) {
     const usage = perDay * usageRow;
     const contentInD1 = perDay * cc.content;
     const contentInR2 = perDay * r2.content;
+    const contentOff = perDay * none.content;
     const daysToCeiling = (contentPerDay) => {
       let size = 0;
       for (let day = 1; day <= 2000; day++) {
@@ -596,6 +603,8 @@ function capacity(results) {
       r2GbPerDay: (perDay * r2.r2Bytes) / 1e9,
       daysInD1: daysToCeiling(contentInD1),
       daysR2: daysToCeiling(contentInR2),
+      gbPerDayOff: (usage + contentOff + dayRollups + hourRollups) / 1e9,
+      daysOff: daysToCeiling(contentOff),
       longestUsageDays,
       rawReads: rawPerInterception * perDay * 30,
       rollupReads: rollupPerUser * devs,
@@ -613,7 +622,7 @@ function report(results) {
   lines.push(
     `Measured ${results.date} on ${results.machine} by \`npm run bench -- --scale\` (${CONFIG.sessions} sessions × ${CONFIG.turns} turns per shape).`,
     "",
-    "**Bytes per interception in D1** (what SQLite's record format stores for the rows and their index entries; D1 has no `dbstat`, and B-tree pages are not full, so files run somewhat larger). `+r2`: the same Claude Code sessions with `CONTENT_OFFLOAD_BYTES=1024`.",
+    "**Bytes per interception in D1** (what SQLite's record format stores for the rows and their index entries; D1 has no `dbstat`, and B-tree pages are not full, so files run somewhat larger). `+none`: the same Claude Code sessions with `RECORD_CONTENT=none` (content off); `+r2`: with `CONTENT_OFFLOAD_BYTES=1024`.",
     "",
     `| table | ${labels.map((l) => `${l} B | rows`).join(" | ")} |`,
     `|---|${labels.map(() => "---:|---:").join("|")}|`,
@@ -625,7 +634,7 @@ function report(results) {
   }
   for (const [label, key] of [
     ["all tables (content on)", "total"],
-    ["usage tables only (content off)", "usageOnly"],
+    ["usage tables only", "usageOnly"],
     ["content tables", "content"],
     ["in R2 (not D1)", "r2Bytes"],
     ["request body, for scale", "requestBytes"],
@@ -660,12 +669,12 @@ function report(results) {
     "",
     `**Capacity** (Claude Code-shaped traffic; ${ASSUME.requestsPerDevDay} requests per developer per day, peak ${ASSUME.peakRpmPerDev} per minute; retention ${ASSUME.contentDays} days content / ${ASSUME.usageDays} days usage; a rollup row is ${int(reads.rollupRowBytes)} B, ${ASSUME.pairsPerDevDay} model × client pairs and ${ASSUME.activeHours} active hours per developer-day; dashboard load = the three 30-day questions):`,
     "",
-    "| developers | requests/day | peak records/s (local consumer max) | D1 GB/day, content in D1 | D1 GB/day, content in R2 (R2 GB/day) | days to 10 GB, content in D1 | days to 10 GB, content in R2 | longest usage retention that fits, content in R2 | rows read per dashboard load: raw → rollups |",
+    "| developers | requests/day | peak records/s (local consumer max) | D1 GB/day, content in D1 | D1 GB/day, content in R2 (R2 GB/day) | D1 GB/day, content off | days to 10 GB, content in D1 / in R2 / off | longest usage retention that fits, content in R2 | rows read per dashboard load: raw → rollups |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const c of capacity(results)) {
     lines.push(
-      `| ${int(c.devs)} | ${big(c.perDay)} | ${int(c.peakRecords)} (${int(c.consumerMax)}) | ${gb(c.gbPerDayInD1)} | ${gb(c.gbPerDayR2)} (${gb(c.r2GbPerDay)}) | ${c.daysInD1 ?? "never"} | ${c.daysR2 ?? "never"} | ${c.longestUsageDays >= ASSUME.usageDays ? `≥ ${ASSUME.usageDays} days` : c.longestUsageDays > 0 ? `${c.longestUsageDays} days` : "none"} | ${big(c.rawReads)} → ${big(c.rollupReads)} |`,
+      `| ${int(c.devs)} | ${big(c.perDay)} | ${int(c.peakRecords)} (${int(c.consumerMax)}) | ${gb(c.gbPerDayInD1)} | ${gb(c.gbPerDayR2)} (${gb(c.r2GbPerDay)}) | ${gb(c.gbPerDayOff)} | ${c.daysInD1 ?? "never"} / ${c.daysR2 ?? "never"} / ${c.daysOff ?? "never"} | ${c.longestUsageDays >= ASSUME.usageDays ? `≥ ${ASSUME.usageDays} days` : c.longestUsageDays > 0 ? `${c.longestUsageDays} days` : "none"} | ${big(c.rawReads)} → ${big(c.rollupReads)} |`,
     );
   }
   return lines.join("\n");
@@ -695,8 +704,21 @@ async function main() {
       body: JSON.stringify({ user: "scale@example.com" }),
     });
     const bytes = await replaySessions(mf, gateway.db, key, ["claude-code", "codex"]);
-    const offloaded = await gateway.offload();
+    const none = await gateway.reconfigure({ CONTENT_OFFLOAD_BYTES: "0", RECORD_CONTENT: "none" });
+    Object.assign(bytes, await replaySessions(mf, none.db, key, ["claude-code+none"]));
+    const offloaded = await gateway.reconfigure({ CONTENT_OFFLOAD_BYTES: "1024" });
     Object.assign(bytes, await replaySessions(mf, offloaded.db, key, ["claude-code+r2"], offloaded.r2));
+    if (BYTES_INTO) {
+      // Only the bytes were asked for: merge them into an earlier full run's figures and report.
+      const results = JSON.parse(readFileSync(BYTES_INTO, "utf8"));
+      results.bytes = bytes;
+      results.date = new Date().toISOString().slice(0, 10);
+      await writeFile(BYTES_INTO, `${JSON.stringify(results, null, 2)}\n`);
+      const table = report(results);
+      console.log(table);
+      if (!SMOKE) await writeDoc(table);
+      return;
+    }
     const throughput = await consumerThroughput(mf);
     const reads = await rowsRead(mf, offloaded.db);
     const results = {
