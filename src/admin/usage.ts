@@ -4,6 +4,7 @@
  * counted per interception (failed ones included); tokens and cost come from its usage records.
  */
 import { Hono } from "hono";
+import { withCacheBreaks } from "../analytics/query";
 import type { AppEnv } from "../app-env";
 import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
 
@@ -140,7 +141,14 @@ adminUsageRoutes.get("/", async (c) => {
     user: optionalText("user", c.req.query("user")),
     model: optionalText("model", c.req.query("model")),
   };
-  const { rows, totals } = await queryUsage(c.env.DB, groupBy, filter);
+  // Prompt-cache breaks per group come from src/analytics (worked out from fingerprints at query time).
+  const { rows, totals } = await withCacheBreaks(
+    c.env.DB,
+    c.env,
+    groupBy,
+    filter,
+    await queryUsage(c.env.DB, groupBy, filter),
+  );
   return c.json({
     group_by: groupBy,
     from: iso(range.from),
