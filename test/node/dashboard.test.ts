@@ -251,6 +251,8 @@ describe("dashboard", () => {
     expect(await page.textContent("#detail-id")).toBe("seed-s3");
 
     await mkdir(join(PROJECT_ROOT, "test-artifacts"), { recursive: true });
+    // From the top: a full-page shot of a scrolled page paints the sticky header mid-page.
+    await page.evaluate(() => scrollTo(0, 0));
     await page.screenshot({ path: join(PROJECT_ROOT, "test-artifacts/dashboard.png"), fullPage: true });
   });
 

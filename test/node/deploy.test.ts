@@ -3,8 +3,10 @@
  * reached through CLOUDFLARE_API_BASE_URL): the first run creates the queues, the D1 database (and
  * runs its migrations), the KV namespace and the Worker with all its bindings and the dashboard's
  * assets; the second run creates nothing and applies nothing. Unset secrets are named, never valued.
+ * The first key is then created with `keys --remote`, which finds the database id by name too.
  */
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,17 +24,21 @@ afterAll(async () => {
   await cf?.stop();
 });
 
+/** wrangler pointed at the stand-in (an API token and account id, so no login is looked for). */
+function deployEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    CLOUDFLARE_API_BASE_URL: cf.url,
+    CLOUDFLARE_API_TOKEN: "fake-token-for-the-local-stand-in",
+    CLOUDFLARE_ACCOUNT_ID: cf.accountId,
+    NO_COLOR: "1",
+  };
+}
+
 async function deploy(): Promise<string> {
   const { stdout, stderr } = await run("npm", ["run", "-s", "deploy"], {
     cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      CLOUDFLARE_API_BASE_URL: cf.url,
-      CLOUDFLARE_API_TOKEN: "fake-token-for-the-local-stand-in",
-      CLOUDFLARE_ACCOUNT_ID: cf.accountId,
-      CI: "true",
-      NO_COLOR: "1",
-    },
+    env: { ...deployEnv(), CI: "true" },
     timeout: 180_000,
     maxBuffer: 16 * 1024 * 1024,
   }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
@@ -125,5 +131,22 @@ describe("npm run deploy", () => {
     expect(second).toContain("ADMIN_TOKEN: set");
     expect(second).not.toContain("npx wrangler secret put ADMIN_TOKEN");
     expect(second).toContain("ANTHROPIC_API_KEY: NOT SET");
+  });
+
+  it("the printed next step works: keys create --remote writes the hashed key to the remote D1", async () => {
+    const db = cf.state.databases.get("aibridge")!;
+    const before = db.queries.length;
+    const { stdout } = await run(
+      process.execPath,
+      ["scripts/keys.mjs", "create", "--user", "first@example.com", "--remote"],
+      { cwd: PROJECT_ROOT, env: { ...deployEnv(), CI: "true" }, timeout: 60_000 },
+    );
+    const key = stdout.trim().split("\n").at(-1)!;
+    expect(key).toMatch(/^aib_[A-Za-z0-9_-]{43}$/);
+    const sql = db.queries.slice(before).join("\n");
+    expect(sql).toContain("insert into aibridge_api_keys");
+    expect(sql).toContain(createHash("sha256").update(key).digest("hex"));
+    expect(sql).not.toContain(key);
+    expect(cf.unknown).toEqual([]);
   });
 });
