@@ -15,6 +15,8 @@ import { type FakeCloudflare, startFakeCloudflare } from "../fakes/cloudflare-ap
 import { PROJECT_ROOT } from "./wrangler-dev";
 
 const run = promisify(execFile);
+/** One deploy is seven wrangler runs (~5 s each, far more on a loaded machine). */
+const DEPLOY_TIMEOUT = 300_000;
 let cf: FakeCloudflare;
 
 beforeAll(async () => {
@@ -39,7 +41,7 @@ async function deploy(): Promise<string> {
   const { stdout, stderr } = await run("npm", ["run", "-s", "deploy"], {
     cwd: PROJECT_ROOT,
     env: { ...deployEnv(), CI: "true" },
-    timeout: 180_000,
+    timeout: 280_000,
     maxBuffer: 16 * 1024 * 1024,
   }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
     throw new Error(
@@ -63,75 +65,83 @@ const MIGRATIONS = readdirSync(join(PROJECT_ROOT, "migrations")).filter((f) => f
 describe("npm run deploy", () => {
   let first = "";
 
-  it("first run: creates queues, D1 (migrated), KV and the Worker with every binding", async () => {
-    first = await deploy();
-    expect(cf.unknown).toEqual([]);
-    expect([...cf.created].sort()).toEqual(
-      [
-        "queue:aibridge-records",
-        "queue:aibridge-records-dlq",
-        "d1:aibridge",
-        "kv:aibridge-worker-kv",
-        "assets:3",
-        "script:aibridge-worker",
-      ].sort(),
-    );
+  it(
+    "first run: creates queues, D1 (migrated), KV and the Worker with every binding",
+    async () => {
+      first = await deploy();
+      expect(cf.unknown).toEqual([]);
+      expect([...cf.created].sort()).toEqual(
+        [
+          "queue:aibridge-records",
+          "queue:aibridge-records-dlq",
+          "d1:aibridge",
+          "kv:aibridge-worker-kv",
+          "assets:3",
+          "script:aibridge-worker",
+        ].sort(),
+      );
 
-    const db = cf.state.databases.get("aibridge")!;
-    const kv = cf.state.kvNamespaces.get("aibridge-worker-kv")!;
-    // Every migration file's statements reached the remote database.
-    for (const file of MIGRATIONS) {
-      const firstStatement = readFileSync(join(PROJECT_ROOT, "migrations", file), "utf8")
-        .split(";")[0]!
-        .trim();
-      expect(db.queries.join("\n"), file).toContain(firstStatement);
-    }
+      const db = cf.state.databases.get("aibridge")!;
+      const kv = cf.state.kvNamespaces.get("aibridge-worker-kv")!;
+      // Every migration file's statements reached the remote database.
+      for (const file of MIGRATIONS) {
+        const firstStatement = readFileSync(join(PROJECT_ROOT, "migrations", file), "utf8")
+          .split(";")[0]!
+          .trim();
+        expect(db.queries.join("\n"), file).toContain(firstStatement);
+      }
 
-    const { metadata } = cf.state.scripts.get("aibridge-worker")!;
-    const binding = (name: string) => metadata.bindings.find((b) => b.name === name);
-    expect(binding("DB")).toMatchObject({ type: "d1", id: db.uuid });
-    expect(binding("KV")).toMatchObject({ type: "kv_namespace", namespace_id: kv.id });
-    expect(binding("RECORDS")).toMatchObject({ type: "queue", queue_name: "aibridge-records" });
-    expect(binding("METRICS")).toMatchObject({ type: "analytics_engine", dataset: "aibridge_metrics" });
-    expect(binding("ASSETS")).toMatchObject({ type: "assets" });
-    expect(binding("BYOK")).toMatchObject({ type: "plain_text", text: "true" });
-    expect(metadata.assets?.jwt).toBe("completion-jwt");
-    expect(cf.state.schedules.get("aibridge-worker")).toEqual(["17 3 * * *"]);
+      const { metadata } = cf.state.scripts.get("aibridge-worker")!;
+      const binding = (name: string) => metadata.bindings.find((b) => b.name === name);
+      expect(binding("DB")).toMatchObject({ type: "d1", id: db.uuid });
+      expect(binding("KV")).toMatchObject({ type: "kv_namespace", namespace_id: kv.id });
+      expect(binding("RECORDS")).toMatchObject({ type: "queue", queue_name: "aibridge-records" });
+      expect(binding("METRICS")).toMatchObject({ type: "analytics_engine", dataset: "aibridge_metrics" });
+      expect(binding("ASSETS")).toMatchObject({ type: "assets" });
+      expect(binding("BYOK")).toMatchObject({ type: "plain_text", text: "true" });
+      expect(metadata.assets?.jwt).toBe("completion-jwt");
+      expect(cf.state.schedules.get("aibridge-worker")).toEqual(["17 3 * * *"]);
 
-    // Secrets are named (all unset here) with the command to set them; the URL and next steps follow.
-    for (const name of ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ADMIN_TOKEN"]) {
-      expect(first).toContain(`${name}: NOT SET`);
-      expect(first).toContain(`npx wrangler secret put ${name}`);
-    }
-    expect(first).toContain("https://aibridge-worker.aibridge-test.workers.dev");
-    expect(first).toContain("npm run -s keys -- create --user you@example.com --remote");
-  });
+      // Secrets are named (all unset here) with the command to set them; the URL and next steps follow.
+      for (const name of ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ADMIN_TOKEN"]) {
+        expect(first).toContain(`${name}: NOT SET`);
+        expect(first).toContain(`npx wrangler secret put ${name}`);
+      }
+      expect(first).toContain("https://aibridge-worker.aibridge-test.workers.dev");
+      expect(first).toContain("npm run -s keys -- create --user you@example.com --remote");
+    },
+    DEPLOY_TIMEOUT,
+  );
 
-  it("second run: creates nothing, applies no migration, re-uploads the Worker", async () => {
-    const createdBefore = [...cf.created];
-    const queriesBefore = cf.state.databases.get("aibridge")!.queries.length;
-    cf.state.secrets.set("aibridge-worker", new Set(["ADMIN_TOKEN"]));
-    const uploadsBefore = uploads();
+  it(
+    "second run: creates nothing, applies no migration, re-uploads the Worker",
+    async () => {
+      const createdBefore = [...cf.created];
+      const queriesBefore = cf.state.databases.get("aibridge")!.queries.length;
+      cf.state.secrets.set("aibridge-worker", new Set(["ADMIN_TOKEN"]));
+      const uploadsBefore = uploads();
 
-    const second = await deploy();
-    expect(cf.unknown).toEqual([]);
-    expect(cf.created).toEqual(createdBefore);
-    expect(second).toContain("No migrations to apply");
-    // Only wrangler's read of the migrations table ran, no migration statement.
-    const newQueries = cf.state.databases.get("aibridge")!.queries.slice(queriesBefore);
-    expect(newQueries.join("\n")).not.toMatch(/create table [`"]?aibridge_/i);
-    expect(uploads()).toBe(uploadsBefore + 1);
-    // The new version kept every binding (inherited from the first upload).
-    const names = cf.state.scripts
-      .get("aibridge-worker")!
-      .metadata.bindings.map((b) => `${b.name}:${b.type}`);
-    expect(names).toEqual(
-      expect.arrayContaining(["DB:d1", "KV:kv_namespace", "RECORDS:queue", "ASSETS:assets"]),
-    );
-    expect(second).toContain("ADMIN_TOKEN: set");
-    expect(second).not.toContain("npx wrangler secret put ADMIN_TOKEN");
-    expect(second).toContain("ANTHROPIC_API_KEY: NOT SET");
-  });
+      const second = await deploy();
+      expect(cf.unknown).toEqual([]);
+      expect(cf.created).toEqual(createdBefore);
+      expect(second).toContain("No migrations to apply");
+      // Only wrangler's read of the migrations table ran, no migration statement.
+      const newQueries = cf.state.databases.get("aibridge")!.queries.slice(queriesBefore);
+      expect(newQueries.join("\n")).not.toMatch(/create table [`"]?aibridge_/i);
+      expect(uploads()).toBe(uploadsBefore + 1);
+      // The new version kept every binding (inherited from the first upload).
+      const names = cf.state.scripts
+        .get("aibridge-worker")!
+        .metadata.bindings.map((b) => `${b.name}:${b.type}`);
+      expect(names).toEqual(
+        expect.arrayContaining(["DB:d1", "KV:kv_namespace", "RECORDS:queue", "ASSETS:assets"]),
+      );
+      expect(second).toContain("ADMIN_TOKEN: set");
+      expect(second).not.toContain("npx wrangler secret put ADMIN_TOKEN");
+      expect(second).toContain("ANTHROPIC_API_KEY: NOT SET");
+    },
+    DEPLOY_TIMEOUT,
+  );
 
   it("the printed next step works: keys create --remote writes the hashed key to the remote D1", async () => {
     const db = cf.state.databases.get("aibridge")!;
