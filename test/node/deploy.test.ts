@@ -60,6 +60,17 @@ function uploads(): number {
   ).length;
 }
 
+/** Every queue wrangler.toml names (producers, consumers, dead-letter queues). */
+const QUEUES = [
+  ...new Set(
+    [
+      ...readFileSync(join(PROJECT_ROOT, "wrangler.toml"), "utf8").matchAll(
+        /^(?:dead_letter_queue|queue) = "([^"]+)"/gm,
+      ),
+    ].map((m) => m[1]!),
+  ),
+];
+
 const MIGRATIONS = readdirSync(join(PROJECT_ROOT, "migrations")).filter((f) => f.endsWith(".sql"));
 
 describe("npm run deploy", () => {
@@ -72,8 +83,7 @@ describe("npm run deploy", () => {
       expect(cf.unknown).toEqual([]);
       expect([...cf.created].sort()).toEqual(
         [
-          "queue:aibridge-records",
-          "queue:aibridge-records-dlq",
+          ...QUEUES.map((queue) => `queue:${queue}`),
           "d1:aibridge",
           "kv:aibridge-worker-kv",
           "assets:3",
