@@ -7,7 +7,8 @@
  *      provisioning does not cover queues
  *   2. the D1 database (wrangler.toml `database_name`): created when missing, then its migrations
  *      applied, before the new code goes live
- *   3. `wrangler deploy`: builds the dashboard, provisions the KV namespace (and finds D1 by name),
+ *   3. `wrangler deploy`: builds the dashboard, provisions the KV namespace and the CONTENT R2
+ *      bucket (and finds D1 by name),
  *      uploads the Worker
  *   4. names every secret of .dev.vars.example that is still unset (names only, never values)
  *   5. prints the Worker's URL and what to do next

@@ -36,6 +36,7 @@ export interface CloudflareState {
   queues: Map<string, { queue_id: string; queue_name: string; consumers: unknown[] }>;
   databases: Map<string, { uuid: string; name: string; queries: string[]; tables: Map<string, unknown[]> }>;
   kvNamespaces: Map<string, { id: string; title: string }>;
+  r2Buckets: Map<string, { name: string; creation_date: string; location: string }>;
   scripts: Map<string, UploadedScript>;
   secrets: Map<string, Set<string>>;
   assetHashes: Set<string>;
@@ -74,6 +75,7 @@ export async function startFakeCloudflare(
     queues: new Map(),
     databases: new Map(),
     kvNamespaces: new Map(),
+    r2Buckets: new Map(),
     scripts: new Map(),
     secrets: new Map(),
     assetHashes: new Set(),
@@ -270,6 +272,23 @@ export async function startFakeCloudflare(
       state.kvNamespaces.set(title, namespace);
       created.push(`kv:${title}`);
       return { result: namespace };
+    }
+
+    // R2 buckets (the CONTENT binding: wrangler provisions it by name)
+    if (method === "GET" && route(`${acct}/r2/buckets`)) {
+      return { result: { buckets: [...state.r2Buckets.values()] } };
+    }
+    if (method === "GET" && route(`${acct}/r2/buckets/([^/]+)`)) {
+      const bucket = state.r2Buckets.get(decodeURIComponent(path.split("/").pop()!));
+      if (!bucket) throw new ApiError(404, 10006, "The specified bucket does not exist.");
+      return { result: bucket };
+    }
+    if (method === "POST" && route(`${acct}/r2/buckets`)) {
+      const { name } = json() as { name: string };
+      const bucket = { name, creation_date: new Date().toISOString(), location: "WNAM" };
+      state.r2Buckets.set(name, bucket);
+      created.push(`r2:${name}`);
+      return { result: bucket };
     }
 
     // Workers: subdomain, scripts, settings, secrets, schedules, assets

@@ -86,6 +86,7 @@ describe("npm run deploy", () => {
           ...QUEUES.map((queue) => `queue:${queue}`),
           "d1:aibridge",
           "kv:aibridge-worker-kv",
+          "r2:aibridge-content",
           "assets:3",
           "script:aibridge-worker",
         ].sort(),
@@ -105,6 +106,7 @@ describe("npm run deploy", () => {
       const binding = (name: string) => metadata.bindings.find((b) => b.name === name);
       expect(binding("DB")).toMatchObject({ type: "d1", id: db.uuid });
       expect(binding("KV")).toMatchObject({ type: "kv_namespace", namespace_id: kv.id });
+      expect(binding("CONTENT")).toMatchObject({ type: "r2_bucket", bucket_name: "aibridge-content" });
       expect(binding("RECORDS")).toMatchObject({ type: "queue", queue_name: "aibridge-records" });
       expect(binding("METRICS")).toMatchObject({ type: "analytics_engine", dataset: "aibridge_metrics" });
       expect(binding("ASSETS")).toMatchObject({ type: "assets" });
