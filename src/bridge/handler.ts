@@ -12,7 +12,6 @@ import { readJsonBody } from "./body";
 import { detectClient } from "./client";
 import {
   clientResponseHeaders,
-  fetchUpstream,
   UpstreamTimeoutError,
   UpstreamUnreachableError,
   upstreamRequestHeaders,
@@ -20,6 +19,7 @@ import {
 import { Interception, type OverheadTimings } from "./interception";
 import { runWithInjectedTools } from "./loop";
 import { type RelayOutcome, relayStream } from "./relay";
+import { upstreamRoute } from "./upstream";
 
 export function bridgeHandler(adapter: ProviderAdapter) {
   return async (c: Context<AppEnv>): Promise<Response> => {
@@ -33,7 +33,9 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const parseMs = performance.now() - parseStarted;
     const { json, bytes, text, model } = parsed.body;
 
-    const credential = adapter.credential(config, actor);
+    // The provider instance of the path: its key (or the user's own), its fallbacks, its breaker.
+    const route = upstreamRoute(c, adapter, model);
+    const credential = route.credential;
     const facts = adapter.describeRequest(json, request.headers);
     const interception = new Interception(
       { env: c.env, ctx: c.executionCtx },
@@ -47,6 +49,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
         clientSessionId: facts.clientSessionId,
         correlatingToolCallId: facts.correlatingToolCallId,
         streaming: facts.streaming,
+        instance: route.instance.name,
         route: new URL(request.url).pathname,
         method: request.method,
       },
@@ -55,7 +58,6 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     interception.timings.parse = parseMs;
     if (facts.prompt) interception.recordPrompt(facts.prompt);
 
-    const incomingUrl = new URL(request.url);
     const headers = upstreamRequestHeaders(request.headers, credential);
     for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {
       if (!headers.has(name)) headers.set(name, value);
@@ -65,7 +67,8 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const dialect = injectionDialect(adapter);
     if (dialect) {
       const loop = { c, adapter, dialect, json, text, model, interception, headers };
-      const looped = await runWithInjectedTools({ ...loop, url: adapter.upstreamUrl(config, incomingUrl) });
+      const send = (body: string) => route.send(body, headers, interception);
+      const looped = await runWithInjectedTools({ ...loop, url: route.url, send });
       if (looped) return looped;
     }
 
@@ -77,11 +80,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     let upstream: Response;
     const upstreamStarted = performance.now();
     try {
-      upstream = await fetchUpstream(
-        adapter.upstreamUrl(config, incomingUrl),
-        { method: "POST", headers, body: prepared?.bytes ?? bytes },
-        config.upstreamIdleTimeoutMs,
-      );
+      upstream = await route.send(prepared?.bytes ?? bytes, headers, interception);
     } catch (error) {
       if (!(error instanceof UpstreamUnreachableError)) throw error;
       const timedOut = error instanceof UpstreamTimeoutError;

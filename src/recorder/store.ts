@@ -132,6 +132,7 @@ function interceptionRow(
     apiKeyId: info.apiKeyId,
     provider: info.provider,
     providerName: info.providerName,
+    instance: info.instance ?? null,
     model: info.model,
     client: info.client,
     userAgent: info.userAgent,
@@ -154,6 +155,8 @@ function endedRow(record: InterceptionEnded): typeof schema.interceptions.$infer
     stopReason: record.stopReason,
     errorType: record.errorType,
     errorMessage: record.errorMessage,
+    upstreamInstance: record.upstreamInstance ?? null,
+    fallback: record.fallback ?? false,
   };
 }
 
