@@ -94,6 +94,20 @@ export function instanceTypes(env: Env): Map<string, InstanceType> {
   return new Map(getInstances(env).map((instance) => [instance.name, instance.type]));
 }
 
+/**
+ * The type a broken PROVIDERS declares for a name, best effort: so its configuration error can
+ * still be answered in the shape of the API the client speaks.
+ */
+export function declaredType(env: Env, name: string): InstanceType | undefined {
+  try {
+    const list = JSON.parse(String(env.PROVIDERS)) as { name?: unknown; type?: unknown }[];
+    const type = list.find((entry) => entry?.name === name)?.type;
+    return typeof type === "string" && type in TYPES ? (type as InstanceType) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function getInstances(env: Env): ProviderInstance[] {
   let instances = cache.get(env);
   if (!instances) {
@@ -209,6 +223,7 @@ function parseInstance(env: Env, entry: unknown, position: number): ProviderInst
   const keyRefs: unknown[] = [];
   if (field.key !== undefined) keyRefs.push(field.key);
   if (field.keys !== undefined) {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the syntax the message asks for
     if (!Array.isArray(field.keys)) throw fail("keys must be a list of ${SECRET} references");
     keyRefs.push(...field.keys);
   }
@@ -218,7 +233,10 @@ function parseInstance(env: Env, entry: unknown, position: number): ProviderInst
   if (instanceType === "bedrock" && keyRefs.length > 0) {
     throw fail("bedrock signs with access_key_id / secret_access_key, not key");
   }
-  const keys = keyRefs.map((ref, i) => resolveSecret(env, ref, `${named}: keys[${i}]`));
+  const single = field.key !== undefined ? 1 : 0;
+  const keys = keyRefs.map((ref, i) =>
+    resolveSecret(env, ref, `${named}: ${i < single ? "key" : `keys[${i - single}]`}`),
+  );
 
   let bedrock: BedrockSettings | null = null;
   if (instanceType === "bedrock") {

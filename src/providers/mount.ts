@@ -12,7 +12,7 @@ import { ConfigError, getConfig } from "../config";
 import { log } from "../log";
 import { anthropicError } from "./anthropic/errors";
 import { anthropicRoutes } from "./anthropic/routes";
-import { type InstanceType, instanceTypes } from "./instances";
+import { declaredType, type InstanceType, instanceTypes } from "./instances";
 import { openaiError } from "./openai/errors";
 import { openaiRoutes } from "./openai/routes";
 
@@ -57,8 +57,24 @@ const providerCors = cors({
   maxAge: 600,
 });
 
+const errorShapes: Record<InstanceType, (status: number, message: string) => Response> = {
+  anthropic: anthropicError,
+  bedrock: anthropicError,
+  openai: openaiError,
+  copilot: openaiError,
+};
+
 async function dispatch(c: Context<AppEnv>, next: Next) {
-  const type = instanceTypes(c.env).get(c.req.param("instance") ?? "");
+  const name = c.req.param("instance") ?? "";
+  let type: InstanceType | undefined;
+  try {
+    type = instanceTypes(c.env).get(name);
+  } catch (error) {
+    // A broken PROVIDERS: answer in the shape of the API the path was meant for, when it says.
+    const declared = error instanceof ConfigError ? declaredType(c.env, name) : undefined;
+    if (!declared) throw error;
+    return errorShapes[declared](500, (error as ConfigError).message);
+  }
   if (!type) return next();
   let ctx: ExecutionContext | undefined;
   try {
