@@ -1,5 +1,5 @@
 /**
- * GET /admin/v1/usage?group_by=user|model|day|client[,…]&from=&to=&user=&model=
+ * GET /admin/v1/usage?group_by=user|model|day|client|instance[,…]&from=&to=&user=&model=
  * Tokens by type, requests, cost and the number of unpriced usage records per group. Requests are
  * counted per interception (failed ones included); tokens and cost come from its usage records.
  */
@@ -13,6 +13,9 @@ const DIMENSIONS = {
   model: "i.model",
   client: "i.client",
   day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+  // The provider instance that answered (a fallback counts as itself); rows from before instances
+  // existed carry only the API family, which is also the default instances' name.
+  instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
 } as const;
 type Dimension = keyof typeof DIMENSIONS;
 

@@ -80,7 +80,9 @@ function chain(c: Context<AppEnv>, model: string): ProviderInstance[] {
   while (next && out.length < MAX_CHAIN) {
     const instance = getInstance(c.env, next);
     if (!instance || out.includes(instance)) break;
-    if (!instance.models || instance.models.includes(model)) out.push(instance);
+    // A fallback must serve the model and be able to authenticate by itself.
+    const serves = !instance.models || instance.models.includes(model);
+    if (serves && (instance.type === "bedrock" || instance.keys.length > 0)) out.push(instance);
     next = instance.fallback;
   }
   return out;

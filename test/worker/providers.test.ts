@@ -14,7 +14,7 @@ import OpenAI from "openai";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import worker from "../../src/index";
 import { FAKE_AWS } from "../fakes/aws-credentials";
-import { createKey, decodeBase64, endedInterception, GATEWAY } from "./helpers";
+import { admin, createKey, decodeBase64, endedInterception, GATEWAY } from "./helpers";
 
 const BEDROCK = inject("bedrockUrl");
 const FLAKY = inject("flakyUrl");
@@ -588,5 +588,22 @@ describe("a Copilot instance", () => {
     expect(seen?.headers["x-aibridge-key"]).toBeUndefined();
     const { interception } = await interceptionOf(response);
     expect(interception).toMatchObject({ instance: "copilot", credential_kind: "byok", status: "completed" });
+  });
+});
+
+// ---- usage by instance -------------------------------------------------------------------------
+
+describe("usage split by upstream", () => {
+  it("the admin usage API groups by the instance that answered", async () => {
+    const response = await admin("/usage?group_by=instance&from=1d");
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      rows: { instance: string; requests: number; input_tokens: number }[];
+    };
+    const byInstance = Object.fromEntries(body.rows.map((row) => [row.instance, row]));
+    expect(byInstance.bedrock?.input_tokens).toBeGreaterThan(0);
+    expect(byInstance.vllm?.requests).toBeGreaterThanOrEqual(1);
+    expect(byInstance.solo?.requests).toBeGreaterThanOrEqual(1);
+    expect(byInstance.claude?.requests).toBeGreaterThanOrEqual(1);
   });
 });

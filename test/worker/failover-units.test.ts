@@ -59,7 +59,9 @@ describe("keep-alive pings", () => {
       [120, "1}\n\n"],
       [120, 'event: b\ndata: {"y":2}\n\n'],
     ]);
-    const text = await new Response(withKeepalive(upstream, { keepaliveMs: 30, idleTimeoutMs: 5_000 })).text();
+    const text = await new Response(
+      withKeepalive(upstream, { keepaliveMs: 30, idleTimeoutMs: 5_000 }),
+    ).text();
     expect(text.startsWith('event: a\ndata: {"x":1}\n\n')).toBe(true);
     expect(text).toContain(`\n\n${PING_EVENT}`);
     expect(text.endsWith('event: b\ndata: {"y":2}\n\n')).toBe(true);
