@@ -91,9 +91,12 @@ async function dispatch(c: Context<AppEnv>, next: Next) {
   } catch {
     origins = []; // the provider routes answer a bad configuration in their own shape
   }
-  if (origins.length > 0) await providerCors(c, forward);
-  else await forward();
-  return c.res;
+  if (origins.length === 0) {
+    await forward();
+    return c.res;
+  }
+  // A preflight is answered by the CORS middleware itself (its return value), never forwarded.
+  return (await providerCors(c, forward)) ?? c.res;
 }
 
 export const instanceRoutes = new Hono<AppEnv>();
