@@ -8,7 +8,7 @@
  * Breaker state and key rotation are per isolate and keyed by (instance, model): tests that
  * depend on them use their own instance or model.
  */
-import { createExecutionContext, env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { beforeAll, describe, expect, inject, it } from "vitest";
@@ -259,6 +259,7 @@ describe("a Bedrock instance behind the Anthropic API", () => {
       max_tokens: 50,
       messages: userMessage,
     });
+    const { response } = await stream.withResponse();
     const message = await stream.finalMessage();
     expect(message.stop_reason).toBe("tool_use");
     expect(message.content).toEqual([
@@ -266,6 +267,10 @@ describe("a Bedrock instance behind the Anthropic API", () => {
       { type: "tool_use", id: "toolu_bdrk_01", name: "get_weather", input: { city: "Paris", unit: "c" } },
     ]);
     expect(message.usage.output_tokens).toBe(13);
+    const { interception, tokens, tools } = await interceptionOf(response);
+    expect(interception).toMatchObject({ instance: "bedrock", streaming: 1, status: "completed" });
+    expect(tokens[0]).toMatchObject({ input_tokens: 21, output_tokens: 13, cache_read_input_tokens: 8 });
+    expect(tools.map((t) => t.tool)).toEqual(["get_weather"]);
   });
 
   it("Claude Code's request shape, streamed: SSE out, tools, usage and session recorded", async () => {
@@ -487,6 +492,42 @@ describe("failover", () => {
       status: "completed",
     });
     expect(tokens[0]).toMatchObject({ input_tokens: 21, output_tokens: 13 });
+    const detail = (await (await admin(`/interceptions/${interception.id}`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(JSON.stringify(detail)).toContain(
+      '"instance":"claude","upstream_instance":"bedrock","fallback":true',
+    );
+  });
+
+  it("writes an instance_usage datapoint: addressed instance, the one that answered, fallback", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const metrics = { writeDataPoint: (point: AnalyticsEngineDataPoint) => points.push(point) };
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(`${GATEWAY}/claude/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": gatewayKey, "content-type": "application/json", "x-fake-status": "529" },
+        body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 5, messages: userMessage }),
+      }),
+      { ...providersEnv, METRICS: metrics },
+      ctx,
+    );
+    await response.text();
+    await waitOnExecutionContext(ctx);
+    const point = points.find((p) => p.blobs?.[0] === "instance_usage");
+    expect(point?.blobs).toEqual([
+      "instance_usage",
+      "claude",
+      "bedrock",
+      "true",
+      "anthropic",
+      "messages",
+      "claude-sonnet-4-5",
+      "completed",
+    ]);
+    expect(point?.doubles).toEqual([1, 21, 13, 8, 0]);
   });
 
   it("never falls back after the first byte: a stream cut mid-way ends in an error event", async () => {
