@@ -10,6 +10,8 @@ export interface Env {
   KV: KVNamespace;
   RECORDS: Queue<unknown>;
   METRICS?: AnalyticsEngineDataset;
+  /** The dashboard's built files (wrangler.toml [assets]). */
+  ASSETS?: Fetcher;
   ANTHROPIC_BASE_URL?: string;
   OPENAI_BASE_URL?: string;
   ANTHROPIC_API_KEY?: string;
