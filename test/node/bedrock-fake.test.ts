@@ -6,8 +6,10 @@
  * fed one byte at a time, and must refuse a corrupted CRC.
  */
 import { AnthropicBedrock } from "@anthropic-ai/bedrock-sdk";
+import { eventStreamToSSEResponse } from "@anthropic-ai/bedrock-sdk/core/streaming";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventStreamDecoder, EventStreamError } from "../../src/providers/bedrock/eventstream";
+import { transcodeEventStream } from "../../src/providers/bedrock/transcode";
 import { chunkFrame, exceptionFrame, FAKE_AWS, startFakeBedrock } from "../fakes/bedrock";
 import type { FakeServer } from "../fakes/server";
 
@@ -108,5 +110,63 @@ describe("the gateway's event-stream decoder", () => {
     const badPrelude = Buffer.from(frame);
     badPrelude[3] = (badPrelude[3] as number) + 1;
     expect(() => new EventStreamDecoder().push(badPrelude)).toThrow(/prelude CRC mismatch/);
+  });
+});
+
+describe("the gateway's transcoder vs the official SDK's", () => {
+  const events = [
+    {
+      type: "message_start",
+      message: {
+        id: "msg_1",
+        type: "message",
+        role: "assistant",
+        content: [],
+        usage: { input_tokens: 3, output_tokens: 1 },
+      },
+    },
+    { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+    {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: 'wörld 🌍 "quoted"\nnew line' },
+    },
+    { type: "content_block_stop", index: 0 },
+    { type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 7 } },
+    { type: "message_stop", "amazon-bedrock-invocationMetrics": { inputTokenCount: 3, outputTokenCount: 7 } },
+  ];
+
+  /** The frames as a byte stream cut into 3-byte pieces. */
+  function frames(extra: Buffer[] = []): ReadableStream<Uint8Array> {
+    const bytes = Buffer.concat([...events.map((event) => chunkFrame(event)), ...extra]);
+    let offset = 0;
+    return new ReadableStream({
+      pull(controller) {
+        if (offset >= bytes.length) return controller.close();
+        controller.enqueue(new Uint8Array(bytes.subarray(offset, offset + 3)));
+        offset += 3;
+      },
+    });
+  }
+
+  it("produces the same SSE bytes as @anthropic-ai/bedrock-sdk for chunk events", async () => {
+    const sdk = await (eventStreamToSSEResponse as (r: Response) => Response)(new Response(frames())).text();
+    const gateway = await new Response(transcodeEventStream(frames())).text();
+    expect(gateway).toBe(sdk);
+    expect(gateway.split("\n\n").filter(Boolean)).toHaveLength(events.length);
+  });
+
+  it("an exception frame ends the stream with an Anthropic-typed error event (the SDK keeps AWS's name)", async () => {
+    const extra = [exceptionFrame("throttlingException", "Too many tokens")];
+    const gateway = await new Response(transcodeEventStream(frames(extra))).text();
+    expect(
+      gateway.endsWith(
+        'event: error\ndata: {"type":"error","error":{"type":"rate_limit_error","message":"Too many tokens"}}\n\n',
+      ),
+    ).toBe(true);
+    const sdk = await (eventStreamToSSEResponse as (r: Response) => Response)(
+      new Response(frames(extra)),
+    ).text();
+    expect(sdk).toContain('"type":"throttlingException"');
   });
 });
