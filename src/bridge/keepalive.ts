@@ -38,7 +38,11 @@ export function withKeepalive(
             );
             return;
           }
-          pending ??= reader.read();
+          if (!pending) {
+            pending = reader.read();
+            // A read that fails while no pull awaits it (after a ping) is still seen by the next race.
+            pending.catch(() => {});
+          }
           const wait = Math.max(0, Math.min(keepaliveMs - (now - lastOutAt), idleTimeoutMs - silent));
           let timer: ReturnType<typeof setTimeout> | undefined;
           const tick = new Promise<"tick">((resolve) => {

@@ -103,6 +103,8 @@ async function send(
 ): Promise<Response> {
   const candidates = chain(c, model);
   let lastError: unknown = null;
+  // The last failed answer, buffered (error bodies are small): relayed if no later instance answers.
+  let lastFailure: { instance: ProviderInstance; position: number; response: Response } | null = null;
   let openFor: number | null = null;
   for (const [position, instance] of candidates.entries()) {
     const hasNext = position < candidates.length - 1;
@@ -132,12 +134,18 @@ async function send(
     }
     const retryable = response.status === 429 || isUpstreamFailure(response.status);
     if (retryable && hasNext) {
-      await response.body?.cancel().catch(() => {});
+      const buffered = new Response(await response.arrayBuffer(), response);
+      lastFailure = { instance, position, response: buffered };
       lastError = null;
       continue;
     }
     interception.recordUpstream(instance.name, position > 0);
     return finish(c, instance, response);
+  }
+  // No instance answered well: the last real failure beats an unreachable fallback or a breaker.
+  if (lastFailure) {
+    interception.recordUpstream(lastFailure.instance.name, lastFailure.position > 0);
+    return lastFailure.response;
   }
   if (lastError) throw lastError;
   // Every candidate's breaker is open: fail fast, in the API's shape, without touching the upstream.

@@ -69,6 +69,14 @@ const PROVIDERS = [
     key: "${FLAKY_KEY_1}",
     breaker: { failures: 2, window_seconds: 60, cooldown_seconds: 1 },
   },
+  { name: "to-nowhere", type: "anthropic", base_url: FLAKY, key: "${FLAKY_KEY_1}", fallback: "nowhere" },
+  {
+    name: "nowhere",
+    type: "anthropic",
+    base_url: "http://127.0.0.1:9",
+    key: "${FLAKY_KEY_1}",
+    breaker: false,
+  },
   { name: "vllm", type: "openai", base_url: `${OPENAI}/v1`, key: "${VLLM_KEY}" },
   { name: "copilot", type: "copilot", base_url: `${OPENAI}/v1` },
 ];
@@ -572,6 +580,23 @@ describe("failover", () => {
     const after = await ask("solo", { "x-fake-trace": trace }, false, model);
     expect(after.status).toBe(200);
     expect(await received(FLAKY, trace)).toHaveLength(5);
+  });
+
+  it("when the fallback fails too, the client gets the primary's own error, unchanged", async () => {
+    const response = await ask("to-nowhere", { "x-fake-status": "529" });
+    expect(response.status).toBe(529);
+    expect(response.headers.get("request-id")).toBe("req_flaky");
+    expect(await response.json()).toEqual({
+      type: "error",
+      error: { type: "overloaded_error", message: "status 529" },
+    });
+    const { interception } = await interceptionOf(response);
+    expect(interception).toMatchObject({
+      instance: "to-nowhere",
+      upstream_instance: "to-nowhere",
+      fallback: 0,
+      error_type: "overloaded_error",
+    });
   });
 
   it("breaker open with a fallback: goes straight to the fallback", async () => {
