@@ -4,6 +4,7 @@
  * GET /admin/v1/sessions/:id                                        a client session, in order
  */
 import { Hono } from "hono";
+import { sessionCache, summarizeSessionCache } from "../analytics/query";
 import type { AppEnv } from "../app-env";
 import { iso, optionalText, ParamError, parseLimit, parseRange } from "./params";
 
@@ -277,7 +278,9 @@ adminSessionRoutes.get("/:id", async (c) => {
     .bind(id)
     .all<InterceptionRow>();
   if (results.length === 0) return c.json({ error: `No session ${id.slice(0, 80)}.` }, 404);
-  const interceptions = await summaries(c.env.DB, results);
+  const [turns, cache] = await Promise.all([summaries(c.env.DB, results), sessionCache(c.env.DB, c.env, id)]);
+  // Each turn's prompt-cache view (null for a turn that was not fingerprinted or has no usage).
+  const interceptions = turns.map((turn) => ({ ...turn, cache: cache.get(turn.id)?.cache ?? null }));
   const priced = interceptions.filter((i) => i.cost_micros !== null);
   return c.json({
     session_id: id,
@@ -294,6 +297,7 @@ adminSessionRoutes.get("/:id", async (c) => {
           ? priced.reduce((sum, i) => sum + (i.cost_micros ?? 0), 0)
           : null,
       unpriced_usages: interceptions.reduce((sum, i) => sum + i.unpriced_usages, 0),
+      cache: summarizeSessionCache([...cache.values()]),
     },
   });
 });

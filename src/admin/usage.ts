@@ -4,6 +4,7 @@
  * counted per interception (failed ones included); tokens and cost come from its usage records.
  */
 import { Hono } from "hono";
+import { type BreakDimension, withCacheBreaks } from "../analytics/query";
 import type { AppEnv } from "../app-env";
 import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
 
@@ -143,7 +144,12 @@ adminUsageRoutes.get("/", async (c) => {
     user: optionalText("user", c.req.query("user")),
     model: optionalText("model", c.req.query("model")),
   };
-  const { rows, totals } = await queryUsage(c.env.DB, groupBy, filter);
+  // Prompt-cache breaks per group come from src/analytics (worked out from fingerprints at query time).
+  const usage = await queryUsage(c.env.DB, groupBy, filter);
+  // The cache analysis does not see provider instances: grouped by instance, rows carry no break counts.
+  const { rows, totals } = groupBy.includes("instance")
+    ? usage
+    : await withCacheBreaks(c.env.DB, c.env, groupBy as BreakDimension[], filter, usage);
   return c.json({
     group_by: groupBy,
     from: iso(range.from),

@@ -3,6 +3,7 @@
  * client's bytes, relay the answer (streaming untouched and unbuffered), record from a copy.
  */
 import type { Context } from "hono";
+import { observeCachePrefix } from "../analytics/observe";
 import type { AppEnv } from "../app-env";
 import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
@@ -57,6 +58,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     interception.timings.auth = c.get("authMs") ?? 0;
     interception.timings.parse = parseMs;
     if (facts.prompt) interception.recordPrompt(facts.prompt);
+    observeCachePrefix(c.executionCtx, c.env, interception, text);
 
     const headers = upstreamRequestHeaders(request.headers, credential);
     for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {

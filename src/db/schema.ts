@@ -185,3 +185,37 @@ export const recordParts = sqliteTable(
     index("record_parts_created_idx").on(t.createdAt),
   ],
 );
+
+/**
+ * One row per bridged request: the fingerprint of its cacheable prefix (src/analytics/), from which
+ * the admin API works out, at query time, each turn's expected cache read and why a cache broke.
+ * The chain holds 4 bytes per segment (base64), so a 1,000-message turn is about 5 KB.
+ */
+export const cacheFingerprints = sqliteTable(
+  "aibridge_cache_fingerprints",
+  {
+    interceptionId: text("interception_id").primaryKey(),
+    /** The client's session id (null: grouped by user and model at query time). */
+    sessionId: text("session_id"),
+    initiatorId: text("initiator_id").notNull(),
+    client: text("client").notNull(),
+    model: text("model").notNull(),
+    /** messages | chat_completions | responses */
+    api: text("api").notNull(),
+    startedAt: integer("started_at").notNull(),
+    /** Segment groups in order, e.g. `tools,system[3],messages[40]`. */
+    layout: text("layout").notNull(),
+    /** [[segment index, ttl seconds], …] of the cache_control breakpoints. */
+    breakpoints: text("breakpoints", { mode: "json" }).$type<[number, number][]>().notNull(),
+    /** Hex hashes of the tools, system/instructions and first message: "continues the same conversation". */
+    anchors: text("anchors").notNull(),
+    /** Chained 32-bit segment hashes, base64. */
+    chain: text("chain").notNull(),
+    segments: integer("segments").notNull(),
+    defaultTtlSeconds: integer("default_ttl_seconds").notNull(),
+  },
+  (t) => [
+    index("cache_fingerprints_session_idx").on(t.sessionId, t.startedAt),
+    index("cache_fingerprints_started_idx").on(t.startedAt),
+  ],
+);

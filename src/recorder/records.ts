@@ -4,6 +4,7 @@
  * The six kinds mirror coder/aibridge's Recorder; `key_used` moves API-key last-used stamps off the
  * request path too.
  */
+import type { CacheFingerprintRecord } from "../analytics/record";
 
 export type InterceptionStatus = "started" | "completed" | "failed" | "client_disconnected";
 export type CredentialKind = "centralized" | "byok";
@@ -122,4 +123,5 @@ export type RecordMessage =
   | ToolUsage
   | ModelThought
   | KeyUsed
-  | RecordPart;
+  | RecordPart
+  | CacheFingerprintRecord;

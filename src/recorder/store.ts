@@ -6,6 +6,7 @@
 import { getTableColumns, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
+import { fingerprintStatements } from "../analytics/store";
 import * as schema from "../db/schema";
 import type { InterceptionEnded, InterceptionInfo, InterceptionStarted, RecordMessage } from "./records";
 
@@ -97,6 +98,7 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
   )) {
     statements.push(db.insert(schema.recordParts).values(rows).onConflictDoNothing());
   }
+  statements.push(...fingerprintStatements(db, byKind.cache_fingerprint));
   for (const used of latestKeyUses(byKind.key_used)) {
     statements.push(
       db
@@ -122,6 +124,7 @@ function groupByKind(records: readonly RecordMessage[]): ByKind {
     model_thought: [],
     key_used: [],
     record_part: [],
+    cache_fingerprint: [],
   };
   for (const record of records) (groups[record.kind] as RecordMessage[]).push(record);
   return groups;

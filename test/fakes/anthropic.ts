@@ -18,11 +18,14 @@
  *   gated            stream: stops after the first two events until POST /__fake/release/{trace}
  *   status-{code}    an error answer with that status in Anthropic's shape (+ retry-after on 429/529)
  *   garbage          200 with a body that is not JSON
+ *   prompt-cache     a short text answer whose usage comes from simulated prompt caching of the
+ *                    request's prefix (prompt-cache.ts); POST /__fake/clock {"advance_ms"} moves its clock
  *
  * Requests carrying `x-fake-trace: <id>` have the exact bytes the fake answered kept, and whether
  * it wrote them all before the connection closed: GET /__fake/sent/{trace}.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { advanceClock, anthropicCacheUsage, evictAll } from "./prompt-cache";
 import { scenarioOf, startFakeServer } from "./server";
 
 type Json = Record<string, unknown>;
@@ -249,8 +252,8 @@ SCENARIOS.hostile = {
 };
 
 /** The blocking form: one Message object (usage = start merged with final, as the API reports it). */
-export function blockingMessage(name: string, model: string): Json {
-  const scenario = SCENARIOS[name] ?? (SCENARIOS.text as Scenario);
+export function blockingMessage(name: string, model: string, custom?: Scenario): Json {
+  const scenario = custom ?? SCENARIOS[name] ?? (SCENARIOS.text as Scenario);
   const content = scenario.blocks.map((block): Json => {
     switch (block.type) {
       case "text":
@@ -284,8 +287,8 @@ export function blockingMessage(name: string, model: string): Json {
 }
 
 /** The streaming form, event by event, as the Messages streaming reference describes it. */
-export function streamEvents(name: string, model: string): SseEvent[] {
-  const scenario = SCENARIOS[name] ?? (SCENARIOS.text as Scenario);
+export function streamEvents(name: string, model: string, custom?: Scenario): SseEvent[] {
+  const scenario = custom ?? SCENARIOS[name] ?? (SCENARIOS.text as Scenario);
   const events: SseEvent[] = [
     [
       "message_start",
@@ -380,7 +383,13 @@ const nextTick = () => new Promise((resolve) => setImmediate(resolve));
 /** Hostile piece sizes: 1-byte runs and odd sizes, so boundaries land inside "ü", "—", "🌍", "\r\n". */
 const HOSTILE_PIECES = [1, 1, 2, 3, 1, 5, 1, 8, 13, 2, 1, 7];
 
-async function stream(writer: Writer, scenario: string, model: string, trace: string | null) {
+async function stream(
+  writer: Writer,
+  scenario: string,
+  model: string,
+  trace: string | null,
+  custom?: Scenario,
+) {
   writer.head(200, STREAM_HEADERS);
   const write = (text: string) => writer.write(Buffer.from(text, "utf8"));
 
@@ -446,7 +455,7 @@ async function stream(writer: Writer, scenario: string, model: string, trace: st
     return writer.end();
   }
 
-  const events = streamEvents(scenario, model);
+  const events = streamEvents(scenario, model, custom);
   if (scenario === "gated") {
     write(encodeEvents(events.slice(0, 2)));
     await new Promise<void>((resolve) => {
@@ -468,6 +477,11 @@ async function stream(writer: Writer, scenario: string, model: string, trace: st
   writer.end();
 }
 
+/** The prompt-cache space (clock and entries) a request uses: x-fake-clock. */
+function clockOf(request: IncomingMessage): string {
+  return header(request, "x-fake-clock") ?? "default";
+}
+
 function header(request: IncomingMessage, name: string): string | null {
   const value = request.headers[name];
   return (Array.isArray(value) ? value[0] : value) ?? null;
@@ -486,6 +500,15 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
     const release = releases.get(decodeURIComponent(url.pathname.slice("/__fake/release/".length)));
     release?.();
     return sendJson(writer, release ? 200 : 404, { released: Boolean(release) });
+  }
+
+  if (url.pathname === "/__fake/clock" && request.method === "POST") {
+    const { advance_ms } = JSON.parse(body.toString("utf8") || "{}") as { advance_ms?: number };
+    return sendJson(writer, 200, { now: advanceClock(clockOf(request), advance_ms ?? 0) });
+  }
+  if (url.pathname === "/__fake/prompt-cache" && request.method === "DELETE") {
+    evictAll(clockOf(request));
+    return sendJson(writer, 200, { evicted: true });
   }
 
   // The real API checks credentials and the version header before anything else.
@@ -517,9 +540,11 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
       writer.write(Buffer.from("<html>not json</html>"));
       return writer.end();
     }
+    const custom =
+      scenario === "prompt-cache" ? promptCacheScenario(parsed as Json, clockOf(request)) : undefined;
     if (parsed.stream === true)
-      return stream(writer, scenario === "default" ? "text" : scenario, model, trace);
-    return sendJson(writer, 200, blockingMessage(scenario, model), {
+      return stream(writer, scenario === "default" ? "text" : scenario, model, trace, custom);
+    return sendJson(writer, 200, blockingMessage(scenario, model, custom), {
       "anthropic-ratelimit-tokens-remaining": "399000",
     });
   }
@@ -545,6 +570,18 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
     return sendJson(writer, 200, {});
   }
   return sendError(writer, 404);
+}
+
+/** A short text answer whose input and cache counts come from the simulated prompt cache. */
+function promptCacheScenario(body: Json, clock: string): Scenario {
+  const cache = anthropicCacheUsage(body, clock);
+  return {
+    id: "msg_01FakePromptCache",
+    blocks: [{ type: "text", pieces: ["Cached", " answer."] }],
+    stopReason: "end_turn",
+    startUsage: { ...cache, output_tokens: 1 },
+    finalUsage: { output_tokens: 12 },
+  };
 }
 
 export const startFakeAnthropic = (port?: number) => startFakeServer(handleAnthropic, port);

@@ -14,6 +14,7 @@
  * written to the end).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { advanceClock, openaiResponsesCacheUsage } from "./prompt-cache";
 import { scenarioOf, startFakeServer, writeInPieces } from "./server";
 
 const CREATED = 1_760_000_000;
@@ -246,7 +247,20 @@ interface ResponsesRequest {
 
 const RESPONSE_ID = "resp_fake0001";
 
-function responsesUsage(scenario: string) {
+/** Scenario prompt-cache: the usage simulated once per request (prompt-cache.ts). */
+const simulatedUsage = new WeakMap<object, { input_tokens: number; cached_tokens: number }>();
+
+function responsesUsage(scenario: string, request?: ResponsesRequest) {
+  const cache = request ? simulatedUsage.get(request) : undefined;
+  if (cache) {
+    return {
+      input_tokens: cache.input_tokens,
+      input_tokens_details: { cached_tokens: cache.cached_tokens },
+      output_tokens: 12,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: cache.input_tokens + 12,
+    };
+  }
   const tools = scenario === "tools";
   return {
     input_tokens: tools ? 9000 : 40,
@@ -336,7 +350,7 @@ function responseObject(request: ResponsesRequest, scenario: string, status: str
     tools: [],
     top_p: 1,
     truncation: "disabled",
-    usage: done ? responsesUsage(scenario) : null,
+    usage: done ? responsesUsage(scenario, request) : null,
     metadata: {},
   };
 }
@@ -555,8 +569,19 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
     return;
   }
 
+  if (request.method === "POST" && path === "/__fake/clock") {
+    const { advance_ms } = JSON.parse(body.toString("utf8") || "{}") as { advance_ms?: number };
+    return json(response, 200, {
+      now: advanceClock(String(request.headers["x-fake-clock"] ?? "default"), advance_ms ?? 0),
+    });
+  }
+
   if (request.method === "POST" && path === "/v1/responses") {
     const parsed = JSON.parse(body.toString("utf8")) as ResponsesRequest;
+    if (scenario === "prompt-cache") {
+      const clock = String(request.headers["x-fake-clock"] ?? "default");
+      simulatedUsage.set(parsed, openaiResponsesCacheUsage(parsed as never, clock));
+    }
     if (!parsed.stream) {
       // background: accepted at once, output and usage come later (GET /v1/responses/{id}).
       if (parsed.background) return json(response, 200, responseObject(parsed, scenario, "queued", []));
