@@ -4,6 +4,7 @@
  */
 
 import { type PriceOverrides, parsePriceOverrides } from "./pricing/overrides";
+import { parseRecordingConfig, type RecordingConfig } from "./redaction/config";
 
 export interface Env {
   DB: D1Database;
@@ -23,7 +24,13 @@ export interface Env {
   PRICING_OVERRIDES?: string;
   RECORDS_RETRY_BASE_SECONDS?: string;
   UPSTREAM_IDLE_TIMEOUT_SECONDS?: string;
+  DISCONNECT_DRAIN_SECONDS?: string;
+  BACKGROUND_POLL_FIRST_SECONDS?: string;
+  /** Follow-up polls for background responses (src/background/follow.ts). */
+  BACKGROUND?: Queue<unknown>;
   CORS_ORIGINS?: string;
+  RECORD_CONTENT?: string;
+  REDACTION_KEY?: string;
   [secret: string]: unknown;
 }
 
@@ -37,12 +44,20 @@ export interface Config {
   retentionDays: number;
   /** Longest wait for upstream response headers, and longest silence inside a stream. */
   upstreamIdleTimeoutMs: number;
+  /** After a client disconnect, how long the relay keeps reading for the final usage (≤ 30 s). */
+  disconnectDrainMs: number;
+  /** First delay before polling a background response; doubles per poll (src/background). */
+  backgroundPollFirstSeconds: number;
+  /** First retry delay for a failed D1 write in the records consumer (0 = at once). */
+  recordsRetryBaseSeconds: number;
   /** Browser origins allowed to call the provider routes; empty = no CORS headers at all. */
   corsOrigins: string[];
   /** Raw MCP_SERVERS JSON; parsed and validated by src/mcp/config.ts. */
   mcpServersJson: string;
   /** Per-model prices from PRICING_OVERRIDES (lower-cased model id or family → USD per MTok). */
   pricingOverrides: PriceOverrides;
+  /** RECORD_CONTENT and the marker key (src/redaction/config.ts). */
+  recording: RecordingConfig;
 }
 
 export class ConfigError extends Error {
@@ -67,18 +82,24 @@ export function getConfig(env: Env): Config {
 }
 
 export function parseConfig(env: Env): Config {
+  const adminToken = parseAdminToken(env);
   return {
     anthropicBaseUrl: parseBaseUrl(env, "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
     openaiBaseUrl: parseBaseUrl(env, "OPENAI_BASE_URL", "https://api.openai.com/v1"),
     anthropicApiKey: optionalSecret(env, "ANTHROPIC_API_KEY"),
     openaiApiKey: optionalSecret(env, "OPENAI_API_KEY"),
-    adminToken: parseAdminToken(env),
+    adminToken,
     byok: parseBoolean(env, "BYOK", true),
     retentionDays: parsePositiveInt(env, "RETENTION_DAYS", 60),
     corsOrigins: parseOrigins(env, "CORS_ORIGINS"),
     upstreamIdleTimeoutMs: parsePositiveInt(env, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 300) * 1000,
+    // waitUntil gives a request about 30 s after its response ends; the drain must finish within it.
+    disconnectDrainMs: parseIntInRange(env, "DISCONNECT_DRAIN_SECONDS", 25, 1, 28) * 1000,
+    backgroundPollFirstSeconds: parseIntInRange(env, "BACKGROUND_POLL_FIRST_SECONDS", 5, 1, 3600),
+    recordsRetryBaseSeconds: parseIntInRange(env, "RECORDS_RETRY_BASE_SECONDS", 2, 0, 300),
     mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",
     pricingOverrides: parsePricingOverrides(env),
+    recording: parseRecording(env, adminToken),
   };
 }
 
@@ -134,11 +155,30 @@ function parsePricingOverrides(env: Env): PriceOverrides {
   return result;
 }
 
+function parseRecording(env: Env, adminToken: string | undefined): RecordingConfig {
+  const vars = {
+    RECORD_CONTENT: stringVar(env, "RECORD_CONTENT"),
+    REDACTION_KEY: stringVar(env, "REDACTION_KEY"),
+  };
+  const result = parseRecordingConfig(vars, adminToken);
+  if ("problem" in result) throw new ConfigError(result.variable, result.problem);
+  return result;
+}
+
 function parsePositiveInt(env: Env, name: string, fallback: number): number {
   const raw = stringVar(env, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new ConfigError(name, "must be a positive integer");
+  return value;
+}
+
+function parseIntInRange(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = stringVar(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}`);
   return value;
 }
 

@@ -5,12 +5,16 @@
 import type { Context } from "hono";
 import { observeCachePrefix } from "../analytics/observe";
 import type { AppEnv } from "../app-env";
+import { followBackgroundResponse } from "../background/follow";
 import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
+import { RECORD_HEADER } from "../redaction";
 import { createSseDecoder } from "../sse/decoder";
+import { requestTextChars } from "../usage/estimate";
 import type { ProviderAdapter, StreamRewriter } from "./adapter";
 import { readJsonBody } from "./body";
 import { detectClient } from "./client";
+import { relayedFieldProblem } from "./fields";
 import {
   clientResponseHeaders,
   UpstreamTimeoutError,
@@ -33,13 +37,23 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     if (!parsed.ok) return adapter.errorResponse(400, parsed.message);
     const parseMs = performance.now() - parseStarted;
     const { json, bytes, text, model } = parsed.body;
+    const problem = relayedFieldProblem(json);
+    if (problem) return adapter.errorResponse(400, problem);
 
     // The provider instance of the path: its key (or the user's own), its fallbacks, its breaker.
     const route = upstreamRoute(c, adapter, model);
     const credential = route.credential;
     const facts = adapter.describeRequest(json, request.headers);
     const interception = new Interception(
-      { env: c.env, ctx: c.executionCtx },
+      {
+        env: c.env,
+        ctx: c.executionCtx,
+        recording: {
+          configured: config.recording.recordContent,
+          header: request.headers.get(RECORD_HEADER),
+          key: config.recording.redactionKey,
+        },
+      },
       {
         actor,
         provider: adapter.provider,
@@ -57,6 +71,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     );
     interception.timings.auth = c.get("authMs") ?? 0;
     interception.timings.parse = parseMs;
+    interception.requestTextChars = requestTextChars(json);
     if (facts.prompt) interception.recordPrompt(facts.prompt);
     observeCachePrefix(c.executionCtx, c.env, interception, text);
 
@@ -122,17 +137,40 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const raw = await upstream.arrayBuffer();
     try {
       const outcome = adapter.recordBlocking(JSON.parse(new TextDecoder().decode(raw)), interception);
+      if (outcome.pendingResponseId) followLater(c, interception, outcome.pendingResponseId);
       interception.end(
         outcome.error
           ? { status: "failed", errorType: outcome.error.type, errorMessage: outcome.error.message }
           : { status: "completed", stopReason: outcome.stopReason },
       );
     } catch (error) {
-      log.warn("unparseable_upstream_body", { interception: interception.id, error: String(error) });
-      interception.end({ status: "failed", errorType: "unparseable_response", errorMessage: String(error) });
+      // JSON.parse's message quotes the body, and a body may hold secrets: name the error only.
+      const errorName = error instanceof Error ? error.name : "unknown";
+      log.warn("unparseable_upstream_body", { interception: interception.id, error: errorName });
+      interception.end({
+        status: "failed",
+        errorType: "unparseable_response",
+        errorMessage: `The upstream's body is not valid JSON (${errorName}).`,
+      });
     }
     return new Response(raw, { status: upstream.status, headers: responseHeaders });
   };
+}
+
+/** A response that finishes later (OpenAI background): the gateway follows it (src/background). */
+function followLater(c: Context<AppEnv>, interception: Interception, responseId: string): void {
+  const { info } = interception;
+  const owner = {
+    interceptionId: info.id,
+    model: info.model,
+    initiatorId: info.initiatorId,
+    client: info.client,
+  };
+  c.executionCtx.waitUntil(
+    followBackgroundResponse(c.env, responseId, owner, c.get("actor").byokCredential).catch((error) =>
+      log.error("background_follow_failed", { interception: info.id, error: String(error) }),
+    ),
+  );
 }
 
 function relayUpstreamStream(
@@ -173,7 +211,13 @@ function relayUpstreamStream(
         }
       },
     },
-    { signal: c.req.raw.signal, limits: { idleTimeoutMs: c.get("config").upstreamIdleTimeoutMs } },
+    {
+      signal: c.req.raw.signal,
+      limits: {
+        idleTimeoutMs: c.get("config").upstreamIdleTimeoutMs,
+        drainTimeoutMs: c.get("config").disconnectDrainMs,
+      },
+    },
   );
 }
 

@@ -17,10 +17,13 @@ import type {
   TokenUsage,
   ToolUsage,
 } from "../recorder/records";
+import { RecordingGuard, type RecordingRequest } from "../redaction";
 
 export interface InterceptionContext {
   env: { RECORDS: Queue<unknown>; DB: D1Database; METRICS?: AnalyticsEngineDataset };
   ctx: WaitUntil;
+  /** What may be recorded of this request's content (mode, header, marker key): src/redaction. */
+  recording: RecordingRequest;
 }
 
 /** The one part of ExecutionContext the bridge uses (Hono and workers-types disagree on the rest). */
@@ -78,6 +81,8 @@ export interface InterceptionTotals {
   extra: Record<string, number>;
   toolCalls: number;
   injectedToolCalls: number;
+  /** Usage records whose counts are estimates (the provider's final usage never arrived). */
+  estimatedUsages: number;
 }
 
 export class Interception {
@@ -90,13 +95,17 @@ export class Interception {
     extra: {},
     toolCalls: 0,
     injectedToolCalls: 0,
+    estimatedUsages: 0,
   };
+  /** Characters of text in the request (src/usage/estimate.ts): the input estimate's basis. */
+  requestTextChars = 0;
   readonly timings: Partial<OverheadTimings> = {};
   private readonly buffer: RecordMessage[] = [];
   private ended: InterceptionEnded | null = null;
   private upstream: { instance: string | null; fallback: boolean } = { instance: null, fallback: false };
   private readonly route: string;
   private readonly method: string;
+  private readonly guard: RecordingGuard;
 
   constructor(
     private readonly context: InterceptionContext,
@@ -121,6 +130,7 @@ export class Interception {
       startedAt: Date.now(),
       metadata: open.metadata ?? null,
     };
+    this.guard = new RecordingGuard(context.env, context.recording, open.actor.userId);
     this.route = open.route ?? `/${open.provider}/${open.providerName}`;
     this.method = open.method ?? "POST";
     writeMetric(context.env.METRICS, "interception_start", this.labels(), { count: 1 });
@@ -147,6 +157,7 @@ export class Interception {
     for (const [type, count] of Object.entries(usage.extraTokenTypes ?? {})) {
       t.extra[type] = (t.extra[type] ?? 0) + count;
     }
+    if (usage.estimateMethod) t.estimatedUsages += 1;
     this.buffer.push({
       kind: "token_usage",
       id: uuidv7(),
@@ -234,6 +245,7 @@ export class Interception {
         output: this.totals.outputTokens,
         cacheRead: this.totals.cacheReadInputTokens,
         cacheWrite: this.totals.cacheWriteInputTokens,
+        estimatedUsages: this.totals.estimatedUsages,
       },
       // The gateway's own time (ms), as in Server-Timing and the interception_end datapoint.
       overhead: { ...this.timings, total: this.overheadMs() },
@@ -274,6 +286,7 @@ export class Interception {
         upstream_headers_ms: t.upstreamHeaders ?? 0,
         first_byte_ms: t.firstByte ?? 0,
         overhead_ms: overhead,
+        estimated_usages: this.totals.estimatedUsages,
       },
     );
     const tokens: Record<string, number> = {
@@ -325,14 +338,18 @@ export class Interception {
   }
 
   private send(records: RecordMessage[]): void {
+    // Redaction (or the none mode) runs here, in waitUntil, before anything is queued or stored.
     this.context.ctx.waitUntil(
-      sendRecords(this.context.env, records).catch((error) => {
-        log.error("records_lost", {
-          interception: this.id,
-          records: records.length,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }),
+      this.guard
+        .prepare(records, this.labels())
+        .then((safe) => sendRecords(this.context.env, safe))
+        .catch((error) => {
+          log.error("records_lost", {
+            interception: this.id,
+            records: records.length,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }),
     );
   }
 }

@@ -18,7 +18,7 @@ import { transcodeEventStream } from "../providers/bedrock/transcode";
 import { getInstance, type ProviderInstance } from "../providers/instances";
 import type { ProviderAdapter } from "./adapter";
 import { admit, releaseProbe, reportFailure, reportSuccess } from "./breaker";
-import { fetchUpstream, UpstreamUnreachableError } from "./http";
+import { fetchUpstream, UpstreamUnreachableError, withoutCredentialParams } from "./http";
 import type { Interception } from "./interception";
 import { withKeepalive } from "./keepalive";
 import { benchKey, keyOrder } from "./keys";
@@ -52,7 +52,8 @@ export function instanceCredential(
 /** The adapter's URL for this API on another instance (adapters build URLs from the config's base URLs). */
 function urlFor(c: Context<AppEnv>, adapter: ProviderAdapter, instance: ProviderInstance): string {
   const config = { ...c.get("config"), anthropicBaseUrl: instance.baseUrl, openaiBaseUrl: instance.baseUrl };
-  return adapter.upstreamUrl(config, new URL(c.req.url));
+  // Credentials in the query string (?key=, a gateway key) never travel upstream.
+  return adapter.upstreamUrl(config, new URL(withoutCredentialParams(c.req.url)));
 }
 
 export function upstreamRoute(c: Context<AppEnv>, adapter: ProviderAdapter, model: string): UpstreamRoute {

@@ -24,6 +24,7 @@ export const LAYOUT = {
       "upstream_headers_ms",
       "first_byte_ms",
       "overhead_ms",
+      "estimated_usages",
     ],
   },
   /**
@@ -51,6 +52,11 @@ export const LAYOUT = {
   /** A tool call the model addressed to the client's own tools. */
   tool_selection: {
     blobs: ["provider", "model", "name", "client"],
+    doubles: ["count"],
+  },
+  /** Secrets replaced by markers before records were stored, per kind, per interception (src/redaction). */
+  redaction: {
+    blobs: ["provider", "model", "kind", "initiator", "client"],
     doubles: ["count"],
   },
   passthrough: {

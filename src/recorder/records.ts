@@ -48,6 +48,12 @@ export interface InterceptionEnded extends InterceptionInfo {
   /** The instance that answered (null when none did), and whether it was a fallback. */
   upstreamInstance?: string | null;
   fallback?: boolean;
+  /** What was recorded of the content: redacted | full | none (src/redaction); absent on old messages. */
+  recordContent?: string;
+  /** Who chose that mode: config | policy | header. */
+  recordContentSource?: string;
+  /** Secrets replaced by markers, by kind (null: none found). */
+  redactions?: Record<string, number> | null;
 }
 
 export interface TokenUsage {
@@ -62,6 +68,8 @@ export interface TokenUsage {
   extraTokenTypes: Record<string, number> | null;
   rawUsage: unknown;
   costMicros: number | null;
+  /** Set when the counts are an estimate (the provider's final usage never arrived): how. */
+  estimateMethod?: string | null;
   createdAt: number;
 }
 

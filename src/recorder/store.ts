@@ -64,13 +64,21 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
             metadata: sql`excluded.metadata`,
             upstreamInstance: sql`excluded.upstream_instance`,
             fallback: sql`excluded.fallback`,
+            recordContent: sql`excluded.record_content`,
+            recordContentSource: sql`excluded.record_content_source`,
+            redactions: sql`excluded.redactions`,
+            redactionCount: sql`excluded.redaction_count`,
           },
         }),
     );
   }
   for (const rows of chunk(
-    byKind.token_usage.map(({ kind: _, ...row }) => row),
-    12,
+    byKind.token_usage.map(({ kind: _, ...row }) => ({
+      ...row,
+      estimated: Boolean(row.estimateMethod),
+      estimateMethod: row.estimateMethod ?? null,
+    })),
+    14,
   )) {
     statements.push(db.insert(schema.tokenUsages).values(rows).onConflictDoNothing());
   }
@@ -165,6 +173,10 @@ function endedRow(record: InterceptionEnded): typeof schema.interceptions.$infer
     errorMessage: record.errorMessage,
     upstreamInstance: record.upstreamInstance ?? null,
     fallback: record.fallback ?? false,
+    recordContent: record.recordContent ?? null,
+    recordContentSource: record.recordContentSource ?? null,
+    redactions: record.redactions ?? null,
+    redactionCount: record.redactions ? Object.values(record.redactions).reduce((a, b) => a + b, 0) : null,
   };
 }
 

@@ -15,11 +15,16 @@
  *   hostile          stream: thinking + tools + text with \r\n line ends and comment lines, written
  *                    in 1..13-byte pieces (boundaries fall inside multi-byte UTF-8 characters)
  *   slow             stream: 40 text deltas 50 ms apart, final output_tokens 4242
+ *   endless          stream: one English word per text delta, 100 ms apart, for 45 s; the final
+ *                    usage counts one output token per word (ENDLESS_WORDS): longer than any drain
  *   gated            stream: stops after the first two events until POST /__fake/release/{trace}
  *   status-{code}    an error answer with that status in Anthropic's shape (+ retry-after on 429/529)
  *   garbage          200 with a body that is not JSON
+ *   early-hints      a `103 Early Hints` interim response, then the text answer
  *   prompt-cache     a short text answer whose usage comes from simulated prompt caching of the
  *                    request's prefix (prompt-cache.ts); POST /__fake/clock {"advance_ms"} moves its clock
+ *   echo             the model "repeats" the last user text: as thinking, and as the input of a
+ *                    Bash and an Edit tool call (for tests of what gets recorded)
  *
  * Requests carrying `x-fake-trace: <id>` have the exact bytes the fake answered kept, and whether
  * it wrote them all before the connection closed: GET /__fake/sent/{trace}.
@@ -43,6 +48,12 @@ const sent = new Map<string, SentRecord>();
 const releases = new Map<string, () => void>();
 
 const REQUEST_ID = "req_011CFakeRequestId0001";
+
+/** The endless scenario's text, one word (with its leading space) per delta and per output token. */
+export const ENDLESS_WORDS =
+  "The gateway keeps reading the stream after the client leaves so that the usage the provider bills is still recorded even when the final count never arrives".split(
+    " ",
+  );
 
 export const FAKE_MODELS = [
   {
@@ -251,6 +262,49 @@ SCENARIOS.hostile = {
   finalUsage: { output_tokens: 333 },
 };
 
+/** The echo scenario for one request (built from its body). */
+function echoScenario(body: { messages?: { role?: string; content?: unknown }[] }): Scenario {
+  const last = [...(body.messages ?? [])].reverse().find((m) => m.role === "user");
+  const text =
+    typeof last?.content === "string"
+      ? last.content
+      : Array.isArray(last?.content)
+        ? (last.content as { text?: unknown }[])
+            .map((b) => (typeof b.text === "string" ? b.text : ""))
+            .join("")
+        : "";
+  // Small deltas like a model's, but at most ~64 of them per block, so megabytes stream quickly.
+  const pieces = (value: string) => {
+    const size = Math.max(97, Math.ceil(value.length / 64));
+    return Array.from({ length: Math.ceil(value.length / size) }, (_, i) =>
+      value.slice(i * size, (i + 1) * size),
+    );
+  };
+  return {
+    id: "msg_01FakeEcho",
+    blocks: [
+      { type: "thinking", pieces: pieces(text), signature: "EqQBCgIYAhIMechoSignature" },
+      {
+        type: "tool_use",
+        id: "toolu_01EchoBash",
+        name: "Bash",
+        pieces: pieces(JSON.stringify({ command: text })),
+      },
+      {
+        type: "tool_use",
+        id: "toolu_01EchoEdit",
+        name: "Edit",
+        pieces: pieces(
+          JSON.stringify({ file_path: "/repo/deploy/key.pem", old_string: "", new_string: text }),
+        ),
+      },
+    ],
+    stopReason: "tool_use",
+    startUsage: usage(120, 2),
+    finalUsage: { output_tokens: 64 },
+  };
+}
+
 /** The blocking form: one Message object (usage = start merged with final, as the API reports it). */
 export function blockingMessage(name: string, model: string, custom?: Scenario): Json {
   const scenario = custom ?? SCENARIOS[name] ?? (SCENARIOS.text as Scenario);
@@ -455,6 +509,35 @@ async function stream(
     return writer.end();
   }
 
+  if (scenario === "endless") {
+    const [start, ping, blockStart] = streamEvents("text", model) as [SseEvent, SseEvent, SseEvent];
+    (start[1].message as Json).id = "msg_01FakeEndless";
+    (start[1].message as Json).usage = usage(30, 1);
+    write(encodeEvents([start, ping, blockStart]));
+    let words = 0;
+    for (; words < 450; words++) {
+      await pause(100);
+      const text = ` ${ENDLESS_WORDS[words % ENDLESS_WORDS.length]}`;
+      const piece = { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } };
+      if (!write(encodeEvents([["content_block_delta", piece]]))) return;
+    }
+    write(
+      encodeEvents([
+        ["content_block_stop", { type: "content_block_stop", index: 0 }],
+        [
+          "message_delta",
+          {
+            type: "message_delta",
+            delta: { stop_reason: "end_turn", stop_sequence: null },
+            usage: { output_tokens: words },
+          },
+        ],
+        ["message_stop", { type: "message_stop" }],
+      ]),
+    );
+    return writer.end();
+  }
+
   const events = streamEvents(scenario, model, custom);
   if (scenario === "gated") {
     write(encodeEvents(events.slice(0, 2)));
@@ -524,7 +607,7 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
   if (status) return sendError(writer, Number(status));
 
   if (request.method === "POST" && url.pathname === "/v1/messages") {
-    let parsed: { model?: string; stream?: boolean };
+    let parsed: { model?: string; stream?: boolean; messages?: { role?: string; content?: unknown }[] };
     try {
       parsed = JSON.parse(body.toString("utf8"));
     } catch {
@@ -540,8 +623,14 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
       writer.write(Buffer.from("<html>not json</html>"));
       return writer.end();
     }
+    // An interim 103 before the answer: a gateway must wait for the final status.
+    if (scenario === "early-hints") response.writeEarlyHints({ link: "</hint.css>; rel=preload; as=style" });
     const custom =
-      scenario === "prompt-cache" ? promptCacheScenario(parsed as Json, clockOf(request)) : undefined;
+      scenario === "prompt-cache"
+        ? promptCacheScenario(parsed as Json, clockOf(request))
+        : scenario === "echo"
+          ? echoScenario(parsed)
+          : undefined;
     if (parsed.stream === true)
       return stream(writer, scenario === "default" ? "text" : scenario, model, trace, custom);
     return sendJson(writer, 200, blockingMessage(scenario, model, custom), {
