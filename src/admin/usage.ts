@@ -1,10 +1,10 @@
 /**
- * GET /admin/v1/usage?group_by=user|model|day|client[,…]&from=&to=&user=&model=
+ * GET /admin/v1/usage?group_by=user|model|day|client|instance[,…]&from=&to=&user=&model=
  * Tokens by type, requests, cost and the number of unpriced usage records per group. Requests are
  * counted per interception (failed ones included); tokens and cost come from its usage records.
  */
 import { Hono } from "hono";
-import { withCacheBreaks } from "../analytics/query";
+import { type BreakDimension, withCacheBreaks } from "../analytics/query";
 import type { AppEnv } from "../app-env";
 import { PLAN_ROWS, planBuckets, planParams } from "../recorder/rollups";
 import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
@@ -15,6 +15,10 @@ const DIMENSIONS = {
   model: "r.model",
   client: "r.client",
   day: "strftime('%Y-%m-%d', r.bucket / 1000, 'unixepoch')",
+  // The provider instance that answered (a fallback counts as itself); rows from before instances
+  // existed carry only the API family, which is also the default instances' name. Not in the
+  // rollups (it is only known once the interception ends): grouping by it reads the raw rows.
+  instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
 } as const;
 type Dimension = keyof typeof DIMENSIONS;
 
@@ -79,6 +83,7 @@ export async function queryUsage(
   filter: UsageFilter,
   now = Date.now(),
 ) {
+  if (groupBy.includes("instance")) return queryRawUsage(db, groupBy, filter);
   const plan = planBuckets(filter.from, filter.to, now);
   const keys = groupBy.map((d) => `${DIMENSIONS[d]} as ${d}`).join(", ");
   const sql = `
@@ -109,6 +114,57 @@ export async function queryUsage(
   const rows = results.map(({ last_seen, ...row }) => withDerived(row as UsageNumbers, iso(last_seen)));
   // rowsRead: what D1 bills for this answer (the scale tests and bench/scale.mjs watch it).
   return { rows, totals: totalsOf(rows), range: { from: plan.from, to: plan.to }, rowsRead: meta.rows_read };
+}
+
+/** The raw rows of a dimension the rollups do not hold (instance). */
+const RAW_DIMENSIONS: Record<Dimension, string> = {
+  user: "i.initiator_id",
+  model: "i.model",
+  client: "i.client",
+  day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+  instance: DIMENSIONS.instance,
+};
+
+/**
+ * Usage grouped by provider instance, from the raw rows (O(requests) in the range): the instance
+ * that answered is known only when the interception ends, so it is not a rollup key yet.
+ */
+async function queryRawUsage(db: D1Database, groupBy: Dimension[], filter: UsageFilter) {
+  const keys = groupBy.map((d) => `${RAW_DIMENSIONS[d]} as ${d}`).join(", ");
+  const sql = `
+    select ${keys},
+      count(distinct i.id) as requests,
+      coalesce(sum(t.input_tokens), 0) as input_tokens,
+      coalesce(sum(t.output_tokens), 0) as output_tokens,
+      coalesce(sum(t.cache_read_input_tokens), 0) as cache_read_tokens,
+      coalesce(sum(t.cache_write_input_tokens), 0) as cache_write_tokens,
+      coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_5m')), 0) as cache_write_5m_tokens,
+      coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_1h')), 0) as cache_write_1h_tokens,
+      coalesce(sum(json_extract(t.extra_token_types, '$.reasoning')), 0) as reasoning_tokens,
+      case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
+           else coalesce(sum(t.cost_micros), 0) end as cost_micros,
+      count(t.id) - count(t.cost_micros) as unpriced_usages,
+      count(distinct case when t.estimated = 1 then i.id end) as estimated_requests,
+      coalesce(sum(t.estimated), 0) as estimated_usages,
+      max(i.started_at) as last_seen
+    from aibridge_interceptions i
+    left join aibridge_token_usages t on t.interception_id = i.id
+    where i.started_at >= ?1 and i.started_at < ?2
+      and (?3 is null or i.initiator_id = ?3)
+      and (?4 is null or i.model = ?4)
+    group by ${groupBy.join(", ")}
+    order by ${groupBy.map((d) => (d === "day" ? "day asc" : `${d} asc`)).join(", ")}`;
+  const { results, meta } = await db
+    .prepare(sql)
+    .bind(filter.from, filter.to, filter.user, filter.model)
+    .all<UsageNumbers & Record<string, string | number> & { last_seen: number }>();
+  const rows = results.map(({ last_seen, ...row }) => withDerived(row as UsageNumbers, iso(last_seen)));
+  return {
+    rows,
+    totals: totalsOf(rows),
+    range: { from: filter.from, to: filter.to },
+    rowsRead: meta.rows_read,
+  };
 }
 
 function withDerived<T extends UsageNumbers>(row: T, lastSeen: string | null): T & UsageRow {
@@ -162,14 +218,17 @@ adminUsageRoutes.get("/", async (c) => {
   const usage = await queryUsage(c.env.DB, groupBy, filter);
   const answered = usage.range;
   // Prompt-cache breaks per group come from src/analytics (worked out from fingerprints at query
-  // time, over the same whole-hour range the rollups answered).
-  const { rows, totals } = await withCacheBreaks(
-    c.env.DB,
-    c.env,
-    groupBy,
-    { ...filter, from: answered.from, to: answered.to },
-    usage,
-  );
+  // time, over the same range the usage answered). The cache analysis does not see provider
+  // instances: grouped by instance, rows carry no break counts.
+  const { rows, totals } = groupBy.includes("instance")
+    ? usage
+    : await withCacheBreaks(
+        c.env.DB,
+        c.env,
+        groupBy as BreakDimension[],
+        { ...filter, from: answered.from, to: answered.to },
+        usage,
+      );
   return c.json({
     group_by: groupBy,
     // The range answered: whole hours (see planBuckets), which may be wider than the one asked.
