@@ -15,8 +15,8 @@
 import { DAY_MS, hourlySince, rebuildSql } from "../src/recorder/rollup-sql.mjs";
 import { d1Query, parseArgs } from "./lib/d1.mjs";
 
-/** Days per wrangler call: each call is a process start, so a few weeks at a time. */
-const DAYS_PER_CALL = 31;
+/** Days per wrangler call: each call is a process start, but D1 takes at most 100 KB of SQL per command. */
+const DAYS_PER_CALL = 10;
 
 function fail(message) {
   console.error(message);
@@ -34,7 +34,10 @@ function parseDay(flag, value) {
   fail(`--${flag}: expected Nd (e.g. 400d) or a UTC date (2026-05-01), got "${value}"`);
 }
 
-const { flags, positionals } = parseArgs(process.argv.slice(2));
+const { flags, positionals } = parseArgs(process.argv.slice(2), {
+  since: { type: "string" },
+  until: { type: "string" },
+});
 if (positionals[0] !== "rebuild")
   fail("usage: npm run -s rollups -- rebuild --since 400d [--until DATE] [--remote]");
 if (typeof flags.since !== "string") fail("--since is required (e.g. --since 400d)");
