@@ -5,6 +5,7 @@ import { requestId } from "hono/request-id";
 import { adminRoutes } from "./admin/routes";
 import type { AppEnv } from "./app-env";
 import { ConfigError, getConfig } from "./config";
+import { meRoutes } from "./limits/me";
 import { log } from "./log";
 import { anthropicError } from "./providers/anthropic/errors";
 import { anthropicRoutes } from "./providers/anthropic/routes";
@@ -44,6 +45,7 @@ for (const prefix of ["/anthropic/*", "/openai/*"]) {
 }
 app.route("/anthropic", anthropicRoutes);
 app.route("/openai", openaiRoutes);
+app.route("/v1/me", meRoutes);
 app.get("/admin/", (c) => c.redirect("/admin", 301));
 app.route("/admin", adminRoutes);
 

@@ -10,6 +10,8 @@ export interface Env {
   KV: KVNamespace;
   RECORDS: Queue<unknown>;
   METRICS?: AnalyticsEngineDataset;
+  /** Per-user limits (src/limits): one Durable Object per user. */
+  LIMITER?: DurableObjectNamespace<import("./limits/limiter").UserLimiter>;
   ANTHROPIC_BASE_URL?: string;
   OPENAI_BASE_URL?: string;
   ANTHROPIC_API_KEY?: string;

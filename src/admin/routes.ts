@@ -7,6 +7,7 @@ import { adminAuth } from "./auth";
 import { dashboardRoutes } from "./dashboard";
 import { adminInterceptionRoutes, adminSessionRoutes } from "./interceptions";
 import { adminKeyRoutes } from "./keys";
+import { adminLimitRoutes } from "./limits";
 import { ParamError } from "./params";
 import { adminUsageRoutes } from "./usage";
 
@@ -17,6 +18,7 @@ adminRoutes.route("/v1/keys", adminKeyRoutes);
 adminRoutes.route("/v1/usage", adminUsageRoutes);
 adminRoutes.route("/v1/interceptions", adminInterceptionRoutes);
 adminRoutes.route("/v1/sessions", adminSessionRoutes);
+adminRoutes.route("/v1/limits", adminLimitRoutes);
 // The page and its assets hold no data; every number they show comes from /v1 with the token.
 adminRoutes.route("/", dashboardRoutes);
 

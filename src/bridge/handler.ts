@@ -4,6 +4,7 @@
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
+import { RequestLimits } from "../limits/admission";
 import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
 import { createSseDecoder } from "../sse/decoder";
@@ -54,6 +55,8 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     interception.timings.auth = c.get("authMs") ?? 0;
     interception.timings.parse = parseMs;
     if (facts.prompt) interception.recordPrompt(facts.prompt);
+    // Per-user limits (src/limits): every upstream call reserves first; the interception's end reconciles.
+    const limits = await RequestLimits.open(c.env, c.executionCtx, interception);
 
     const incomingUrl = new URL(request.url);
     const headers = upstreamRequestHeaders(request.headers, credential);
@@ -64,7 +67,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     // Central MCP tools: when some are injected, the inner loop (loop.ts) answers the request.
     const dialect = injectionDialect(adapter);
     if (dialect) {
-      const loop = { c, adapter, dialect, json, text, model, interception, headers };
+      const loop = { c, adapter, dialect, json, text, model, interception, headers, limits };
       const looped = await runWithInjectedTools({ ...loop, url: adapter.upstreamUrl(config, incomingUrl) });
       if (looped) return looped;
     }
@@ -73,6 +76,9 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const injectStarted = performance.now();
     const prepared = adapter.prepareBody?.(json, bytes) ?? null;
     interception.timings.inject = performance.now() - injectStarted;
+
+    const refused = await limits.admit(prepared?.bytes ?? bytes, json, adapter);
+    if (refused) return refused;
 
     let upstream: Response;
     const upstreamStarted = performance.now();
@@ -104,6 +110,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const responseHeaders = clientResponseHeaders(upstream.headers);
     responseHeaders.set("x-aibridge-interception-id", interception.id);
     responseHeaders.append("server-timing", serverTiming(interception.timings));
+    limits.annotate(responseHeaders);
 
     if (!upstream.ok) {
       const text = await upstream.text();

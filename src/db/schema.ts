@@ -48,7 +48,7 @@ export const interceptions = sqliteTable(
     streaming: integer("streaming", { mode: "boolean" }).notNull(),
     startedAt: integer("started_at").notNull(),
     endedAt: integer("ended_at"),
-    /** started | completed | failed | client_disconnected */
+    /** started | completed | failed | client_disconnected | rejected (refused by a limit, never sent upstream) */
     status: text("status").notNull(),
     stopReason: text("stop_reason"),
     errorType: text("error_type"),
@@ -179,3 +179,14 @@ export const recordParts = sqliteTable(
     index("record_parts_created_idx").on(t.createdAt),
   ],
 );
+
+/**
+ * Per-user limits (budget, rate limits, model policy; see docs/limits.md). `user_id` "*" is the
+ * default for users without their own row. `policy` is the validated JSON as the admin sent it;
+ * `updated_at` doubles as its version (the user's Durable Object keeps the newest version it hears of).
+ */
+export const limits = sqliteTable("aibridge_limits", {
+  userId: text("user_id").primaryKey(),
+  policy: text("policy", { mode: "json" }).notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
