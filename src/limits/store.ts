@@ -32,6 +32,7 @@ export interface UserLimits {
 
 /** Stores a validated policy; returns its version. */
 export async function savePolicy(env: StoreEnv, user: string, policy: Policy): Promise<number> {
+  const before = await readEffectivePolicy(env.DB, user);
   const version = Date.now();
   await env.DB.prepare(
     `insert into aibridge_limits (user_id, policy, updated_at) values (?, ?, ?)
@@ -39,27 +40,37 @@ export async function savePolicy(env: StoreEnv, user: string, policy: Policy): P
   )
     .bind(user, JSON.stringify(policy), version)
     .run();
-  await afterChange(env, user, version);
+  await afterChange(env, user, version, before);
   return version;
 }
 
 /** Deletes a policy; false when there was none. */
 export async function deletePolicy(env: StoreEnv, user: string): Promise<boolean> {
+  const before = await readEffectivePolicy(env.DB, user);
   const result = await env.DB.prepare("delete from aibridge_limits where user_id = ?").bind(user).run();
   if (result.meta.changes === 0) return false;
-  await afterChange(env, user, Date.now());
+  await afterChange(env, user, Date.now(), before);
   return true;
 }
 
 /**
  * This isolate forgets its cached policies, and each affected Durable Object gets the new effective
  * policy with a version newer than anything before it. A "*" change reaches every known user without
- * a policy of their own (aibridge_users: everyone who has had a key).
+ * a policy of their own (aibridge_users: everyone who has had a key). Objects are told only when the
+ * old or the new policy limits something: otherwise no request consults them (and none is created).
  */
-async function afterChange(env: StoreEnv, user: string, version: number): Promise<void> {
+async function afterChange(
+  env: StoreEnv,
+  user: string,
+  version: number,
+  before: EffectivePolicy | null,
+): Promise<void> {
   clearPolicyCache(user);
   const ns = env.LIMITER;
   if (!ns) return;
+  const after = await readEffectivePolicy(env.DB, user);
+  const matters = (e: EffectivePolicy | null) => e !== null && enforcesLimits(e.policy);
+  if (!matters(before) && !matters(after)) return;
   const users =
     user === DEFAULT_USER
       ? (
@@ -68,14 +79,9 @@ async function afterChange(env: StoreEnv, user: string, version: number): Promis
           ).all<{ id: string }>()
         ).results.map((r) => r.id)
       : [user];
-  const fallback = user === DEFAULT_USER ? null : await readEffectivePolicy(env.DB, user);
-  const defaultPolicy = user === DEFAULT_USER ? await readEffectivePolicy(env.DB, DEFAULT_USER) : null;
   for (let i = 0; i < users.length; i += 50) {
     await Promise.all(
-      users.slice(i, i + 50).map((id) => {
-        const effective = user === DEFAULT_USER ? defaultPolicy : fallback;
-        return limiterStub(ns, id).setPolicy(id, effective?.policy ?? null, version);
-      }),
+      users.slice(i, i + 50).map((id) => limiterStub(ns, id).setPolicy(id, after?.policy ?? null, version)),
     );
   }
 }
