@@ -92,7 +92,7 @@ export class RequestLimits {
       result = await this.stub.admit({
         userId: this.interception.info.initiatorId,
         policy: this.effective.policy,
-        version: this.effective.version,
+        asOf: this.effective.asOf,
         interceptionId: this.interception.id,
         model,
         boundMicros,

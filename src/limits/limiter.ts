@@ -4,12 +4,14 @@
  * so concurrent requests can never together pass the budget (docs/limits.md).
  *
  * State lives in the object's SQLite storage (it survives eviction):
- *   meta          the newest policy it has heard of (+ version), the current period and its spend
+ *   meta          the freshest policy it has heard of (+ when it was read), the current period and its spend
  *   reservations  one row per interception in flight: its worst-case cost (plus its cost so far)
  *   window        the last minute's admitted requests and reconciled tokens (RPM, TPM)
  *
  * Policy: the Worker passes the policy it loaded with each call and the admin API pushes changes;
- * the newest version wins, so a stale cache in some isolate can never undo a newer change.
+ * the freshest copy wins (asOf: when it was read from D1, or pushed after a write), so a stale cache
+ * in some isolate can never undo a newer change, while a change written straight to D1 (the CLI)
+ * still arrives with the next fresh read.
  */
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_PERIOD, type PeriodKind, periodBounds } from "./period";
@@ -35,7 +37,8 @@ export type LimitReason =
 export interface AdmitRequest {
   userId: string;
   policy: Policy | null;
-  version: number;
+  /** When the Worker read this policy from D1. */
+  asOf: number;
   interceptionId: string;
   model: string;
   /** Worst-case cost of this upstream call in micro-dollars; null when the model has no price. */
@@ -73,13 +76,14 @@ export interface LimitState {
   in_flight: number;
   requests_last_minute: number;
   tokens_last_minute: number;
-  policy_version: number;
+  /** When the policy this object enforces was read from D1 or pushed (epoch ms). */
+  policy_as_of: number;
 }
 
 interface Meta {
   userId: string | null;
   policy: Policy | null;
-  version: number;
+  asOf: number;
   periodKind: PeriodKind | null;
   periodStart: number | null;
   spentMicros: number;
@@ -105,12 +109,12 @@ export class UserLimiter extends DurableObject<LimiterEnv> {
     const row = sql.exec<{ body: string }>("select body from meta where id = 1").toArray()[0];
     this.meta = row
       ? (JSON.parse(row.body) as Meta)
-      : { userId: null, policy: null, version: 0, periodKind: null, periodStart: null, spentMicros: 0 };
+      : { userId: null, policy: null, asOf: 0, periodKind: null, periodStart: null, spentMicros: 0 };
   }
 
   /** Admits one upstream call (reserving its worst case) or says which limit refuses it. */
   async admit(request: AdmitRequest): Promise<AdmitResult> {
-    this.adopt(request.userId, request.policy, request.version);
+    this.adopt(request.userId, request.policy, request.asOf);
     const now = this.now();
     const policy = this.meta.policy;
     if (!policy || !enforcesLimits(policy)) {
@@ -211,13 +215,13 @@ export class UserLimiter extends DurableObject<LimiterEnv> {
     }
   }
 
-  /** An admin change: takes effect at once (unless an even newer version is already known). */
-  setPolicy(userId: string, policy: Policy | null, version: number): void {
-    this.adopt(userId, policy, version);
+  /** An admin change: takes effect at once (unless an even fresher copy is already known). */
+  setPolicy(userId: string, policy: Policy | null, asOf: number): void {
+    this.adopt(userId, policy, asOf);
   }
 
-  async state(userId: string, policy: Policy | null, version: number): Promise<LimitState> {
-    this.adopt(userId, policy, version);
+  async state(userId: string, policy: Policy | null, asOf: number): Promise<LimitState> {
+    this.adopt(userId, policy, asOf);
     const now = this.now();
     this.prune(now);
     const p = this.meta.policy;
@@ -245,7 +249,7 @@ export class UserLimiter extends DurableObject<LimiterEnv> {
         )[0]?.n ?? 0,
       requests_last_minute: window?.requests ?? 0,
       tokens_last_minute: window?.tokens ?? 0,
-      policy_version: this.meta.version,
+      policy_as_of: this.meta.asOf,
     };
   }
 
@@ -259,16 +263,16 @@ export class UserLimiter extends DurableObject<LimiterEnv> {
     return this.testNow ?? Date.now();
   }
 
-  private adopt(userId: string, policy: Policy | null, version: number): void {
+  private adopt(userId: string, policy: Policy | null, asOf: number): void {
     let changed = false;
     if (this.meta.userId !== userId) {
       this.meta.userId = userId;
       changed = true;
     }
-    if (version > this.meta.version) {
+    if (asOf > this.meta.asOf) {
+      changed = JSON.stringify(policy) !== JSON.stringify(this.meta.policy) || changed;
       this.meta.policy = policy;
-      this.meta.version = version;
-      changed = true;
+      this.meta.asOf = asOf;
     }
     if (changed) this.save();
   }

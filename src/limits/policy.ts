@@ -5,9 +5,10 @@
  * loadPolicy is a per-isolate cache over D1 (POLICY_CACHE_MS). A user with no policy and no "*"
  * therefore costs at most one small D1 read every few seconds and never a Durable Object round trip.
  * Freshness: the admin API clears this isolate's cache and pushes the new policy to the user's
- * Durable Object, which keeps the newest version it has heard of (the version is the row's
- * updated_at), so for a user who already has a policy a change applies to the next request; other
- * isolates (and changes written by the CLI straight to D1) catch up within POLICY_CACHE_MS.
+ * Durable Object, which keeps the freshest copy it has heard of (by the time it was read from D1 or
+ * pushed, `asOf`), so for a user who already has a policy a change applies to the next request, and a
+ * stale cache in another isolate cannot undo it. Other isolates, and changes written by the CLI
+ * straight to D1 (deletions included), take effect within POLICY_CACHE_MS.
  */
 import { PERIOD_KINDS, type PeriodKind } from "./period";
 
@@ -28,12 +29,15 @@ export interface Policy {
   record_content?: RecordContent;
 }
 
-/** The effective policy for one user, with where it came from and its version. */
+/** The effective policy for one user, with where it came from and when it was read. */
 export interface EffectivePolicy {
   policy: Policy;
   /** "user" = the user's own row, "*" = the default. */
   source: "user" | "*";
-  version: number;
+  /** When the row was last changed. */
+  updatedAt: number;
+  /** When this copy was read from D1: the Durable Object keeps the freshest copy it is given. */
+  asOf: number;
 }
 
 const FIELDS = [
@@ -139,7 +143,7 @@ export async function loadPolicy(env: { DB: D1Database }, userId: string): Promi
   return (await loadEffectivePolicy(env, userId))?.policy ?? null;
 }
 
-/** loadPolicy with its source and version (what the Durable Object needs). */
+/** loadPolicy with its source and read time (what the Durable Object needs). */
 export async function loadEffectivePolicy(
   env: { DB: D1Database },
   userId: string,
@@ -155,6 +159,7 @@ export async function loadEffectivePolicy(
 
 /** One D1 read: the user's row and the default row; the user's wins. */
 export async function readEffectivePolicy(db: D1Database, userId: string): Promise<EffectivePolicy | null> {
+  const readAt = Date.now();
   const { results } = await db
     .prepare("select user_id, policy, updated_at from aibridge_limits where user_id in (?, ?)")
     .bind(userId, DEFAULT_USER)
@@ -164,7 +169,8 @@ export async function readEffectivePolicy(db: D1Database, userId: string): Promi
   return {
     policy: JSON.parse(row.policy) as Policy,
     source: row.user_id === DEFAULT_USER && userId !== DEFAULT_USER ? "*" : "user",
-    version: row.updated_at,
+    updatedAt: row.updated_at,
+    asOf: readAt,
   };
 }
 

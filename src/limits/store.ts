@@ -55,7 +55,7 @@ export async function deletePolicy(env: StoreEnv, user: string): Promise<boolean
 
 /**
  * This isolate forgets its cached policies, and each affected Durable Object gets the new effective
- * policy with a version newer than anything before it. A "*" change reaches every known user without
+ * policy, stamped fresher than any copy read before the write. A "*" change reaches every known user without
  * a policy of their own (aibridge_users: everyone who has had a key). Objects are told only when the
  * old or the new policy limits something: otherwise no request consults them (and none is created).
  */
@@ -69,6 +69,7 @@ async function afterChange(
   const ns = env.LIMITER;
   if (!ns) return;
   const after = await readEffectivePolicy(env.DB, user);
+  const pushedAt = Math.max(version, after?.asOf ?? 0);
   const matters = (e: EffectivePolicy | null) => e !== null && enforcesLimits(e.policy);
   if (!matters(before) && !matters(after)) return;
   const users =
@@ -81,7 +82,7 @@ async function afterChange(
       : [user];
   for (let i = 0; i < users.length; i += 50) {
     await Promise.all(
-      users.slice(i, i + 50).map((id) => limiterStub(ns, id).setPolicy(id, after?.policy ?? null, version)),
+      users.slice(i, i + 50).map((id) => limiterStub(ns, id).setPolicy(id, after?.policy ?? null, pushedAt)),
     );
   }
 }
@@ -94,6 +95,7 @@ export async function userLimits(env: StoreEnv, user: string): Promise<UserLimit
 
 /** Every user with a policy, and when "*" exists every known user it applies to. */
 export async function allLimits(env: StoreEnv): Promise<{ default: Policy | null; users: UserLimits[] }> {
+  const readAt = Date.now();
   const { results } = await env.DB.prepare(
     "select user_id, policy, updated_at from aibridge_limits order by user_id",
   ).all<{ user_id: string; policy: string; updated_at: number }>();
@@ -110,17 +112,22 @@ export async function allLimits(env: StoreEnv): Promise<{ default: Policy | null
   const entries: [string, EffectivePolicy][] = [
     ...[...own.values()].map(
       (r) =>
-        [r.user_id, { policy: JSON.parse(r.policy), source: "user", version: r.updated_at }] as [
-          string,
-          EffectivePolicy,
-        ],
+        [
+          r.user_id,
+          { policy: JSON.parse(r.policy), source: "user", updatedAt: r.updated_at, asOf: readAt },
+        ] as [string, EffectivePolicy],
     ),
     ...followers.map(
       (id) =>
-        [id, { policy: JSON.parse(star?.policy ?? "{}"), source: "*", version: star?.updated_at ?? 0 }] as [
-          string,
-          EffectivePolicy,
-        ],
+        [
+          id,
+          {
+            policy: JSON.parse(star?.policy ?? "{}"),
+            source: "*",
+            updatedAt: star?.updated_at ?? 0,
+            asOf: readAt,
+          },
+        ] as [string, EffectivePolicy],
     ),
   ];
   const users: UserLimits[] = [];
@@ -136,7 +143,7 @@ export async function allLimits(env: StoreEnv): Promise<{ default: Policy | null
 async function describe(env: StoreEnv, user: string, effective: EffectivePolicy | null): Promise<UserLimits> {
   const state =
     effective && enforcesLimits(effective.policy) && env.LIMITER
-      ? await limiterStub(env.LIMITER, user).state(user, effective.policy, effective.version)
+      ? await limiterStub(env.LIMITER, user).state(user, effective.policy, effective.asOf)
       : null;
   const since = state?.period_start
     ? Date.parse(state.period_start)
