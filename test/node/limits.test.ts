@@ -5,11 +5,16 @@
  * Worst case of one call (docs/limits.md), claude-sonnet-4-5 list prices (dearest input: cache
  * write 1h, $6; output $15 per MTok): (body bytes + 1000) × 6 + max_tokens × 15 micro-dollars.
  */
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startFakeAnthropic } from "../fakes/anthropic";
 import type { FakeServer } from "../fakes/server";
-import { startWranglerDev, type WranglerDev } from "./wrangler-dev";
+import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "./wrangler-dev";
+
+const run = promisify(execFile);
 
 let fake: FakeServer;
 let dev: WranglerDev;
@@ -180,5 +185,78 @@ describe("budgets against wrangler dev", () => {
       `select status from aibridge_interceptions where id = '${id}'`,
     );
     expect(row?.status).toBe("client_disconnected");
+  });
+
+  it("the CLI: set, list, clear, written to D1 and applied by the running gateway within its 5 s policy cache", async () => {
+    const cli = async (...args: string[]) =>
+      (
+        await run(
+          process.execPath,
+          [join(PROJECT_ROOT, "scripts/limits.mjs"), ...args, "--persist-to", dev.persistTo],
+          {
+            cwd: PROJECT_ROOT,
+          },
+        )
+      ).stdout;
+    const user = "cli-limits@example.com";
+    const { key } = await dev.createKey(user);
+    const ask = async () => {
+      const response = await fetch(`${dev.url}/anthropic/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "claude-sonnet-4-5",
+          max_tokens: 5,
+          messages: [{ role: "user", content: "hi" }],
+        }),
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    const becomes = (status: number) =>
+      vi.waitFor(async () => expect(await ask()).toBe(status), { timeout: 8_000, interval: 250 });
+
+    // A "*" default that limits something, so the user's Durable Object stays in use after clear.
+    await dev.admin("/limits/*", { method: "PUT", body: JSON.stringify({ budget_usd: 100 }) });
+    expect(await ask()).toBe(200);
+    const out = await cli(
+      "set",
+      "--user",
+      user,
+      "--budget-usd",
+      "50",
+      "--period",
+      "week",
+      "--rpm",
+      "60",
+      "--tpm",
+      "400000",
+      "--allow",
+      "^claude-",
+      "--deny",
+      "sonnet",
+    );
+    expect(out).toContain(`Set limits for ${user}`);
+    await becomes(403);
+    const listed = JSON.parse(await cli("list", "--json")) as { user: string; policy: unknown }[];
+    const policy = {
+      budget_usd: 50,
+      period: "week",
+      requests_per_minute: 60,
+      tokens_per_minute: 400000,
+      models: { allow: "^claude-", deny: "sonnet" },
+    };
+    expect(listed.find((l) => l.user === user)?.policy).toEqual(policy);
+    const viaApi = (await (await dev.admin(`/limits/${encodeURIComponent(user)}`)).json()) as {
+      policy: unknown;
+    };
+    expect(viaApi.policy).toEqual(policy);
+
+    await expect(cli("set", "--user", user, "--period", "year")).rejects.toThrow(/--period must be one of/);
+    expect(await cli("clear", "--user", user)).toContain(`Cleared limits for ${user}`);
+    // The deletion left no row, yet the Durable Object gives up the old policy: the gateway's
+    // fresh read of "*" is newer than the copy it held.
+    await becomes(200);
+    await dev.admin("/limits/*", { method: "DELETE" });
   });
 });
