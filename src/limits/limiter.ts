@@ -209,7 +209,7 @@ export class UserLimiter extends DurableObject<LimiterEnv> {
     if (tokens > 0) this.ctx.storage.sql.exec("insert into window values (?, 0, ?)", now, tokens);
     if (costMicros > 0) {
       // A reconcile that arrives after a rollover counts in the new period, as its D1 records do.
-      if (this.meta.policy?.budget_usd !== undefined) await this.period(now);
+      await this.period(now);
       this.meta.spentMicros += costMicros;
       this.save();
     }
