@@ -502,7 +502,12 @@ describe("GET /v1/me", () => {
     for (const headers of viaHeaders) {
       const response = await SELF.fetch(`${GATEWAY}/v1/me`, { headers });
       expect(response.status).toBe(200);
-      const me = (await response.json()) as Record<string, any>;
+      const me = (await response.json()) as {
+        user: string;
+        policy: unknown;
+        state: LimitState;
+        usage: { cost_usd: number; requests: number; tokens: unknown };
+      };
       expect(me.user).toBe(user);
       expect(me.policy).toEqual({ budget_usd: 5, period: "month", requests_per_minute: 100 });
       expect(me.usage.cost_usd).toBe(recorded / 1e6);
