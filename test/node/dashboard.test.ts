@@ -1,5 +1,5 @@
 /**
- * The dashboard in a real browser: headless Chromium (Debian package) driven by playwright-core
+ * The dashboard in a real browser: headless Chromium (./browser.ts: system or npm) driven by playwright-core
  * against `wrangler dev` with seeded local D1. Charts and tables must show the seeded numbers;
  * the API over real HTTP and the usage CLI on the same state must agree. Screenshot:
  * test-artifacts/dashboard.png.
@@ -8,9 +8,10 @@ import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXPECTED_7D, seedSql, utcDay } from "../worker/admin-seed";
+import { launchBrowser } from "./browser";
 import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "./wrangler-dev";
 
 const run = promisify(execFile);
@@ -22,18 +23,7 @@ const consoleErrors: string[] = [];
 beforeAll(async () => {
   dev = await startWranglerDev();
   await dev.d1(seedSql());
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1360, height: 1500 } });
   page.on("console", (message) => {
     if (message.type() === "error") consoleErrors.push(message.text());
