@@ -77,7 +77,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const prepared = adapter.prepareBody?.(json, bytes) ?? null;
     interception.timings.inject = performance.now() - injectStarted;
 
-    const refused = await limits.admit(prepared?.bytes ?? bytes, json, adapter);
+    const refused = await limits.admit(prepared?.bytes ?? bytes, json, adapter, prepared ? undefined : text);
     if (refused) return refused;
 
     let upstream: Response;

@@ -75,18 +75,17 @@ export class RequestLimits {
   }
 
   /**
-   * Reserves the worst case of the next upstream call (body = exactly what will be sent). Throws a
-   * LimitRefusal when a limit refuses it; the caller answers with refusal() and sends nothing upstream.
+   * Reserves the worst case of the next upstream call: `body` is exactly what will be sent (bytes, or
+   * the text the MCP loop builds). Throws a LimitRefusal when a limit refuses it; the caller answers
+   * with refusal() and sends nothing upstream.
    */
-  async reserve(body: Uint8Array | string, json: Record<string, unknown>): Promise<void> {
+  async reserve(body: Uint8Array | string, json: Record<string, unknown>, knownText?: string): Promise<void> {
     if (!this.stub || !this.effective) return;
-    const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-    const text = typeof body === "string" ? body : new TextDecoder().decode(body);
+    const bodyBytes = typeof body === "string" ? utf8Length(body) : body.byteLength;
+    const text = knownText ?? (typeof body === "string" ? body : new TextDecoder().decode(body));
     const { model } = this.interception.info;
     const price = findPrice(model, getConfig(this.env).pricingOverrides);
-    const boundMicros = price
-      ? worstCaseMicros({ model, bodyBytes: bytes.byteLength, json, text }, price)
-      : null;
+    const boundMicros = price ? worstCaseMicros({ model, bodyBytes, json, text }, price) : null;
     let result: AdmitResult;
     try {
       result = await this.stub.admit({
@@ -116,12 +115,13 @@ export class RequestLimits {
 
   /** reserve() for the handler: null when admitted, else the refusal answer (the interception is ended). */
   async admit(
-    body: Uint8Array | string,
+    body: Uint8Array,
     json: Record<string, unknown>,
     shape: RefusalShape,
+    knownText?: string,
   ): Promise<Response | null> {
     try {
-      await this.reserve(body, json);
+      await this.reserve(body, json, knownText);
       return null;
     } catch (error) {
       if (error instanceof LimitRefusal) return this.refusal(error, shape);
@@ -166,6 +166,24 @@ export class RequestLimits {
       });
     }
   }
+}
+
+/** UTF-8 length of a string without encoding it (lone surrogates count as the 3-byte U+FFFD). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next < 0xe000) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 export function limiterStub(ns: DurableObjectNamespace<UserLimiter>, userId: string) {

@@ -19,8 +19,11 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { describe, expect, inject, it } from "vitest";
 import worker from "../../src/index";
+import { utf8Length } from "../../src/limits/admission";
+import { inputTokenBound, outputTokenBound, worstCaseMicros } from "../../src/limits/bound";
 import type { LimitState } from "../../src/limits/limiter";
 import { LAYOUT } from "../../src/metrics/layout";
+import { findPrice } from "../../src/pricing";
 import { admin, createKey, endedInterception, eventually, fakeRequests, GATEWAY, rows } from "./helpers";
 
 const MODEL = "claude-sonnet-4-5";
@@ -111,6 +114,35 @@ async function upstreamSaw(trace: string): Promise<number> {
   return all.filter((r) => r.headers["x-fake-trace"] === trace).length;
 }
 
+describe("the upper bound (src/limits/bound.ts)", () => {
+  it("counts body bytes exactly (UTF-8), adds the overhead and media allowances, and takes each API's output cap", () => {
+    for (const text of ["plain", "naïve café", "🌍 emoji", "lone \ud800 surrogate", "end \udc00"]) {
+      expect(utf8Length(text)).toBe(new TextEncoder().encode(text).byteLength);
+    }
+    const image = '{"type":"image","source":{}} {"type": "input_image"} {"type":"image_url"}';
+    expect(inputTokenBound({ model: "m", bodyBytes: 10, json: {}, text: image })).toBe(10 + 1000 + 3 * 5000);
+    expect(inputTokenBound({ model: "m", bodyBytes: 10, json: {}, text: '{"type":"document"}' })).toBe(
+      10 + 1000 + 300_000,
+    );
+    expect(outputTokenBound("claude-sonnet-4-5", { max_tokens: 77 })).toBe(77);
+    expect(outputTokenBound("gpt-4o", { max_completion_tokens: 50, n: 3 })).toBe(150);
+    expect(outputTokenBound("gpt-5", { max_output_tokens: 9 })).toBe(9);
+    expect(outputTokenBound("gpt-4o-2024-08-06", {})).toBe(16_384);
+    expect(outputTokenBound("some-new-model", {})).toBe(128_000);
+    const price = findPrice("claude-sonnet-4-5");
+    expect(price).not.toBeNull();
+    if (price) {
+      // Dearest input (cache write 1h, $6) for every input token; output at $15.
+      expect(
+        worstCaseMicros(
+          { model: "claude-sonnet-4-5", bodyBytes: 100, json: { max_tokens: 10 }, text: "" },
+          price,
+        ),
+      ).toBe(1100 * 6 + 10 * 15);
+    }
+  });
+});
+
 describe("admin API for limits", () => {
   it("validates, stores in D1, reads back with state, deletes", async () => {
     const user = "policy-admin@example.com";
@@ -177,6 +209,19 @@ describe("users without limits", () => {
     const { key: key2 } = await createKey("content-only@example.com");
     expect((await putPolicy("content-only@example.com", { record_content: "none" })).status).toBe(200);
     expect((await messages(key2)).status).toBe(200);
+    // Their own view works too, and needs no Durable Object either.
+    const me = (await (await SELF.fetch(`${GATEWAY}/v1/me`, { headers: { "x-api-key": key } })).json()) as {
+      user: string;
+      policy: unknown;
+      state: unknown;
+      usage: { period: string };
+    };
+    expect(me).toMatchObject({
+      user: "free@example.com",
+      policy: null,
+      state: null,
+      usage: { period: "month" },
+    });
     const ids = await listDurableObjectIds(namespace());
     const ns = namespace();
     for (const user of ["free@example.com", "content-only@example.com"]) {
