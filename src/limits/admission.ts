@@ -42,6 +42,8 @@ export class LimitRefusal extends Error {
 export class RequestLimits {
   private calls = 0;
   private near: BudgetHint | null = null;
+  /** The policy could not be read: every call is refused with a 503 (limits_unavailable). */
+  private unavailable = false;
 
   private constructor(
     private readonly env: Env & LimitsEnv,
@@ -58,7 +60,16 @@ export class RequestLimits {
   ) {
     const limitsEnv = env as Env & LimitsEnv;
     const userId = interception.info.initiatorId;
-    const effective = await loadEffectivePolicy(limitsEnv, userId);
+    let effective: EffectivePolicy | null;
+    try {
+      effective = await loadEffectivePolicy(limitsEnv, userId);
+    } catch (error) {
+      // Fail closed: a user with a budget must not pass unchecked because D1 did not answer.
+      log.error("limits_policy_unavailable", { interception: interception.id, error: String(error) });
+      const limits = new RequestLimits(limitsEnv, interception, null, null);
+      limits.unavailable = true;
+      return limits;
+    }
     if (!effective || !enforcesLimits(effective.policy) || !limitsEnv.LIMITER) {
       return new RequestLimits(limitsEnv, interception, effective, null);
     }
@@ -80,6 +91,7 @@ export class RequestLimits {
    * with refusal() and sends nothing upstream.
    */
   async reserve(body: Uint8Array | string, json: Record<string, unknown>, knownText?: string): Promise<void> {
+    if (this.unavailable) throw unavailable();
     if (!this.stub || !this.effective) return;
     const bodyBytes = typeof body === "string" ? utf8Length(body) : body.byteLength;
     const text = knownText ?? (typeof body === "string" ? body : new TextDecoder().decode(body));
@@ -101,12 +113,7 @@ export class RequestLimits {
     } catch (error) {
       // Fail closed: without its authority a budget could be overshot.
       log.error("limits_unavailable", { interception: this.interception.id, error: String(error) });
-      throw new LimitRefusal(
-        "limits_unavailable",
-        "The gateway could not check your limits; retry shortly.",
-        1,
-        null,
-      );
+      throw unavailable();
     }
     if (!result.ok) throw new LimitRefusal(result.reason, result.message, result.retryAfter, result.budget);
     this.calls += 1;
@@ -166,6 +173,15 @@ export class RequestLimits {
       });
     }
   }
+}
+
+function unavailable(): LimitRefusal {
+  return new LimitRefusal(
+    "limits_unavailable",
+    "The gateway could not check your limits; retry shortly.",
+    1,
+    null,
+  );
 }
 
 /** UTF-8 length of a string without encoding it (lone surrogates count as the 3-byte U+FFFD). */

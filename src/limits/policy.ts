@@ -151,7 +151,14 @@ export async function loadEffectivePolicy(
   const now = Date.now();
   const hit = cache.get(userId);
   if (hit && hit.expires > now) return hit.value;
-  const value = await readEffectivePolicy(env.DB, userId);
+  let value: EffectivePolicy | null;
+  try {
+    value = await readEffectivePolicy(env.DB, userId);
+  } catch (error) {
+    // D1 unreachable: the last known answer is better than none (it was right a moment ago).
+    if (hit) return hit.value;
+    throw error;
+  }
   if (cache.size >= MAX_CACHED) cache.clear();
   cache.set(userId, { value, expires: now + POLICY_CACHE_MS });
   return value;

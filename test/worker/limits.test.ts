@@ -518,6 +518,42 @@ describe("model allow/deny on all three APIs", () => {
   });
 });
 
+describe("when the Durable Object cannot answer", () => {
+  it("fails closed: 503 in the provider's shape, recorded as rejected (limits_unavailable), nothing sent upstream", async () => {
+    const user = "limiter-down@example.com";
+    const { key } = await createKey(user);
+    await putPolicy(user, { budget_usd: 5 });
+    const down = {
+      idFromName: (name: string) => namespace().idFromName(name),
+      get: () => ({
+        admit: async () => {
+          throw new Error("Durable Object unavailable");
+        },
+      }),
+    };
+    const trace = crypto.randomUUID();
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(`${GATEWAY}/anthropic/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json", "x-fake-trace": trace },
+        body: body(),
+      }),
+      { ...env, LIMITER: down as unknown as typeof env.LIMITER },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect(((await response.json()) as { error: { type: string } }).error.type).toBe("api_error");
+    expect(await upstreamSaw(trace)).toBe(0);
+    const { interception } = await endedInterception(
+      response.headers.get("x-aibridge-interception-id") ?? "",
+    );
+    expect(interception).toMatchObject({ status: "rejected", error_type: "limits_unavailable" });
+  });
+});
+
 describe("GET /v1/me", () => {
   it("shows the caller's own policy, state and usage this period, agreeing with the admin API and D1", async () => {
     const user = "me@example.com";
