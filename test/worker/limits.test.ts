@@ -425,6 +425,23 @@ describe("periods, rate windows and policy changes (the Durable Object's clock i
     await setClock(user, null);
   });
 
+  it("a budget set mid-period starts from what D1 already recorded for the user this period", async () => {
+    const user = "late-budget@example.com";
+    const { key } = await createKey(user);
+    const before = await messages(key);
+    expect(before.status).toBe(200);
+    await before.text();
+    const recorded = await eventually(async () => {
+      const micros = await recordedCostMicros(user);
+      if (micros === 0) throw new Error("usage not recorded yet");
+      return micros;
+    });
+    await putPolicy(user, { budget_usd: 1, period: "day" });
+    const s = await state(user);
+    expect(s.spent_usd).toBe(recorded / 1e6);
+    expect(s.remaining_usd).toBe((1e6 - recorded) / 1e6);
+  });
+
   it("a policy change mid-period applies to the next request", async () => {
     const user = "change@example.com";
     const { key } = await createKey(user);
