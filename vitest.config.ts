@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
@@ -9,6 +10,8 @@ export const TEST_SECRETS = {
 };
 
 export default defineConfig(async () => {
+  // The dashboard's static assets (wrangler builds them itself for dev and deploy; the pool does not).
+  execFileSync(process.execPath, ["scripts/build-dashboard.mjs"], { stdio: "inherit" });
   const migrations = await readD1Migrations("./migrations");
   return {
     test: {

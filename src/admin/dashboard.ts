@@ -1,10 +1,11 @@
-/** GET /admin: the usage dashboard, its script and stylesheet, all served by the Worker. */
-import { Hono } from "hono";
+/**
+ * GET /admin: the usage dashboard. Its page, script and stylesheet are Workers Static Assets built
+ * from src/admin/dashboard/ (scripts/build-dashboard.mjs); the Worker runs first for every request
+ * (wrangler.toml [assets] run_worker_first) and serves them from ASSETS with a strict CSP.
+ */
+import { type Context, Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "../app-env";
-import { DASHBOARD_HTML } from "./dashboard/page";
-import { DASHBOARD_JS } from "./dashboard/script";
-import { DASHBOARD_CSS } from "./dashboard/style";
 
 /** Only this origin's own script, styles and API: no inline code, no CDN, no framing. */
 const headers = secureHeaders({
@@ -24,11 +25,19 @@ const headers = secureHeaders({
 
 export const dashboardRoutes = new Hono<AppEnv>();
 
-function asset(body: string, type: string) {
-  // no-cache: a redeploy is picked up at once; the files are small.
-  return new Response(body, { headers: { "content-type": type, "cache-control": "no-cache" } });
+async function asset(c: Context<AppEnv>, path: string): Promise<Response> {
+  const found = await c.env.ASSETS?.fetch(new Request(new URL(path, c.req.url)));
+  if (!found?.ok) {
+    await found?.body?.cancel();
+    return c.text("The dashboard is not built (scripts/build-dashboard.mjs; wrangler runs it).", 503);
+  }
+  // no-cache: a redeploy is picked up at once (revalidated by ETag); the files are small.
+  const response = new Response(found.body, found);
+  response.headers.set("cache-control", "no-cache");
+  return response;
 }
 
-dashboardRoutes.get("/", headers, () => asset(DASHBOARD_HTML, "text/html; charset=utf-8"));
-dashboardRoutes.get("/dashboard.js", headers, () => asset(DASHBOARD_JS, "text/javascript; charset=utf-8"));
-dashboardRoutes.get("/dashboard.css", headers, () => asset(DASHBOARD_CSS, "text/css; charset=utf-8"));
+// Every view is the same page (/admin?view=…): the script reads the query string.
+dashboardRoutes.get("/", headers, (c) => asset(c, "/admin/index.html"));
+dashboardRoutes.get("/dashboard.js", headers, (c) => asset(c, "/admin/dashboard.js"));
+dashboardRoutes.get("/dashboard.css", headers, (c) => asset(c, "/admin/dashboard.css"));

@@ -1,14 +1,15 @@
 /**
  * The dashboard in a real browser: headless Chromium (./browser.ts: system or npm) driven by playwright-core
  * against `wrangler dev` with seeded local D1. Charts and tables must show the seeded numbers;
- * the API over real HTTP and the usage CLI on the same state must agree. Screenshot:
- * test-artifacts/dashboard.png.
+ * the API over real HTTP and the usage CLI on the same state must agree. Every view is a link
+ * (/admin?view=…&user=…&interception=…) that opens the same view in a fresh tab, and the detail
+ * opens in a side panel in sight. Screenshots: test-artifacts/dashboard*.png.
  */
 import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXPECTED_7D, seedSql, utcDay } from "../worker/admin-seed";
 import { launchBrowser } from "./browser";
@@ -24,12 +25,36 @@ beforeAll(async () => {
   dev = await startWranglerDev();
   await dev.d1(seedSql());
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1360, height: 1500 } });
-  page.on("console", (message) => {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  page = await openPage(context);
+});
+
+/**
+ * A new tab. sessionStorage is per tab, so it starts signed out, like a colleague opening a link.
+ * (One browser context for all: @sparticuz/chromium runs single-process, where closing a context
+ * takes the browser down.)
+ */
+async function openPage(context: BrowserContext): Promise<Page> {
+  const opened = await context.newPage();
+  opened.on("console", (message) => {
     if (message.type() === "error") consoleErrors.push(message.text());
   });
-  page.on("pageerror", (error) => consoleErrors.push(error.message));
-});
+  opened.on("pageerror", (error) => consoleErrors.push(error.message));
+  return opened;
+}
+
+/** The query string of the page's URL, as an object. */
+function query(of: Page = page): Record<string, string> {
+  return Object.fromEntries(new URL(of.url()).searchParams);
+}
+
+/** Where the element is relative to the visible part of the page. */
+function inSight(selector: string, of: Page = page) {
+  return of.$eval(selector, (node) => {
+    const box = node.getBoundingClientRect();
+    return { top: box.top, bottom: box.bottom, innerHeight, scrollY };
+  });
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -37,8 +62,8 @@ afterAll(async () => {
 });
 
 /** Sum of the data-value of every bar in a chart, per stack key. */
-async function chartTotals(chartId: string): Promise<Record<string, number>> {
-  return page.$$eval(`#${chartId} rect[data-key]`, (rects) => {
+async function chartTotals(chartId: string, of: Page = page): Promise<Record<string, number>> {
+  return of.$$eval(`#${chartId} rect[data-key]`, (rects) => {
     const totals: Record<string, number> = {};
     for (const rect of rects) {
       const key = rect.getAttribute("data-key")!;
@@ -49,10 +74,10 @@ async function chartTotals(chartId: string): Promise<Record<string, number>> {
 }
 
 /** Runs a UI action and waits until the dashboard has finished the refresh it triggers. */
-async function reloading(action: () => Promise<unknown>): Promise<void> {
-  const before = await page.getAttribute("body", "data-loads");
+async function reloading(action: () => Promise<unknown>, of: Page = page): Promise<void> {
+  const before = await of.getAttribute("body", "data-loads");
   await action();
-  await page.waitForFunction((previous) => document.body.getAttribute("data-loads") !== previous, before);
+  await of.waitForFunction((previous) => document.body.getAttribute("data-loads") !== previous, before);
 }
 
 describe("dashboard", () => {
@@ -146,16 +171,29 @@ describe("dashboard", () => {
     });
     // The unpriced model has tokens but no cost bar.
     expect((await chartTotals("tokens-chart"))["my-local-llama"]).toBe(150);
+    expect(query()).toEqual({ stack: "model" });
+    await reloading(() => page.selectOption("#stack", "user"));
   });
 
-  it("lists recent interceptions and drills down into prompt, tools and tokens", async () => {
+  it("lists recent interceptions and opens one in a side panel in sight, with its own URL", async () => {
     const ids = await page.$$eval("#interceptions-table tbody tr", (rows) =>
       rows.map((r) => r.getAttribute("data-id")),
     );
     expect(ids).toEqual(["seed-s5", "seed-s4", "seed-s3", "seed-s2", "seed-s6", "seed-s1"]);
-    await page.click('#interceptions-table tr[data-id="seed-s1"]');
-    await page.waitForSelector("#detail:not([hidden])");
+    // The oldest row is at the bottom of a long page: the detail must open where the admin looks.
+    await page.$eval('#interceptions-table tr[data-id="seed-s1"]', (row) => row.scrollIntoView());
+    await reloading(() => page.click('#interceptions-table tr[data-id="seed-s1"] td[data-col="model"]'));
+    expect(query()).toEqual({ interception: "seed-s1" });
     expect(await page.textContent("#detail-id")).toBe("seed-s1");
+    const panel = await inSight("#detail-id");
+    expect(panel.scrollY).toBeGreaterThan(0);
+    expect(panel.top).toBeGreaterThanOrEqual(0);
+    expect(panel.bottom).toBeLessThan(panel.innerHeight);
+    expect(await page.getAttribute('#interceptions-table tr[data-id="seed-s1"]', "aria-selected")).toBe(
+      "true",
+    );
+    await page.screenshot({ path: join(PROJECT_ROOT, "test-artifacts/dashboard-panel.png") });
+
     expect(await page.textContent("#detail-prompts")).toContain("Refactor the parser into small functions");
     const tools = await page.textContent("#detail-tools");
     expect(tools).toContain("Read");
@@ -163,11 +201,36 @@ describe("dashboard", () => {
     expect(await page.getAttribute('#detail-tokens td[data-col="cache_read"]', "data-value")).toBe("10000");
     expect(await page.getAttribute('#detail-tokens td[data-col="cost"]', "data-value")).toBe("23250");
     expect(await page.textContent("#detail-thoughts")).toContain("split them first");
+
+    // Back closes the panel; the list was not reloaded for it.
+    const loadsBefore = await page.getAttribute("body", "data-loads");
+    await reloading(() => page.goBack());
+    expect(query()).toEqual({});
+    expect(await page.isVisible("#panel")).toBe(false);
+    expect(Number(await page.getAttribute("body", "data-loads"))).toBe(Number(loadsBefore) + 1);
+    expect(await page.$$eval("#interceptions-table tbody tr", (rows) => rows.length)).toBe(6);
+  });
+
+  it("opens a session from the panel: its interceptions in order and its totals", async () => {
+    await reloading(() => page.click('#interceptions-table tr[data-id="seed-s2"] td[data-col="model"]'));
+    await reloading(() => page.click('#detail-meta a[href*="view=session"]'));
+    expect(query()).toEqual({ view: "session", session: "sess-alice-1", interception: "seed-s2" });
+    const ids = await page.$$eval("#interceptions-table tbody tr", (rows) =>
+      rows.map((r) => r.getAttribute("data-id")),
+    );
+    expect(ids).toEqual(["seed-s1", "seed-s2"]);
+    expect(await page.textContent("#total-requests b")).toBe("2");
+    expect(await page.textContent("#total-cost b")).toBe("$0.0359");
+    expect(await page.isVisible("#filters")).toBe(false);
+    await reloading(() => page.click("#detail-close"));
+    expect(query()).toEqual({ view: "session", session: "sess-alice-1" });
+    await reloading(() => page.click('#nav a[href="/admin"]'));
+    expect(query()).toEqual({});
   });
 
   it("filters by user and model and time range; saves a screenshot", async () => {
-    await reloading(() => page.selectOption("#stack", "user"));
     await reloading(() => page.selectOption("#user", "bob@example.com"));
+    expect(query()).toEqual({ user: "bob@example.com" });
     expect(await page.textContent("#total-requests b")).toBe("2");
     const ids = await page.$$eval("#interceptions-table tbody tr", (rows) =>
       rows.map((r) => r.getAttribute("data-id")),
@@ -181,12 +244,47 @@ describe("dashboard", () => {
     await reloading(() => page.selectOption("#model", ""));
     await reloading(() => page.selectOption("#range", "30d"));
     expect(await page.textContent("#total-requests b")).toBe("7"); // + carol's 10-day-old request
+    expect(query()).toEqual({ range: "30d" });
     await reloading(() => page.selectOption("#range", "7d"));
-    await page.click('#interceptions-table tr[data-id="seed-s3"]');
-    await page.waitForFunction(() => document.querySelector("#detail-id")?.textContent === "seed-s3");
+    await reloading(() => page.click('#interceptions-table tr[data-id="seed-s3"] td[data-col="model"]'));
+    expect(await page.textContent("#detail-id")).toBe("seed-s3");
 
     await mkdir(join(PROJECT_ROOT, "test-artifacts"), { recursive: true });
     await page.screenshot({ path: join(PROJECT_ROOT, "test-artifacts/dashboard.png"), fullPage: true });
+  });
+
+  it("a link opens the same view in a colleague's fresh tab, after sign-in", async () => {
+    const link = `${dev.url}/admin?view=user&user=${encodeURIComponent("alice@example.com")}&range=30d&interception=seed-s3`;
+    const other = await openPage(page.context());
+    await other.goto(link);
+    await other.waitForSelector("#sign-in:not([hidden])");
+    await other.fill("#token", dev.vars.ADMIN_TOKEN!);
+    await reloading(() => other.click("#sign-in-form button[type=submit]"), other);
+    expect(await other.textContent(".view-title")).toContain("alice@example.com");
+    expect(await other.inputValue("#range")).toBe("30d");
+    expect(await other.inputValue("#user")).toBe("alice@example.com");
+    expect(await other.isVisible("#stack")).toBe(false);
+    expect(await other.textContent("#detail-id")).toBe("seed-s3");
+    const models = await other.$$eval("#models-table tbody tr", (rows) =>
+      rows.map((r) => [
+        r.getAttribute("data-model"),
+        r.querySelector('[data-col="cost"]')?.getAttribute("data-value"),
+      ]),
+    );
+    expect(models).toEqual([
+      ["claude-sonnet-4-5-20250929", "35850"],
+      ["gpt-5", "15750"],
+    ]);
+    expect(await chartTotals("cost-chart", other)).toEqual({
+      "claude-sonnet-4-5-20250929": 35850,
+      "gpt-5": 15750,
+    });
+    const ids = await other.$$eval("#interceptions-table tbody tr", (rows) =>
+      rows.map((r) => r.getAttribute("data-id")),
+    );
+    expect(ids).toEqual(["seed-s3", "seed-s2", "seed-s1"]);
+    await other.screenshot({ path: join(PROJECT_ROOT, "test-artifacts/dashboard-user.png"), fullPage: true });
+    await other.close();
     // No script errors and no CSP refusals ("Refused to …"). Failed loads are expected: the
     // wrong-token sign-in (401) and the browser's own favicon request (404).
     expect(consoleErrors.filter((e) => !e.startsWith("Failed to load resource"))).toEqual([]);
