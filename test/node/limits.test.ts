@@ -131,6 +131,63 @@ describe("budgets against wrangler dev", () => {
     expect(upstream.filter((r) => seen.has(r.headers["x-fake-trace"] ?? "")).length).toBe(10);
   });
 
+  it("200 blocking requests from 20 concurrent clients, reconciles interleaved with admissions: the spend never passes the budget", async () => {
+    const user = "crowd-blocking@example.com";
+    const { key } = await dev.createKey(user);
+    const text = JSON.stringify({
+      model: "claude-sonnet-4-5",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "Hello there" }],
+    });
+    // Each answer really costs 25 × $3 + 15 × $15 per MTok = 300 micro-dollars: 200 of them would be
+    // 60,000, over a budget of five worst cases (~41,000). Reservations must stop them in time.
+    const budgetMicros = bound(text, 100) * 5;
+    await dev.admin(`/limits/${encodeURIComponent(user)}`, {
+      method: "PUT",
+      body: JSON.stringify({ budget_usd: budgetMicros / 1e6, period: "month" }),
+    });
+    // 20 clients, 10 requests each, back to back: admissions interleave with reconciles.
+    const ask = async () => {
+      const response = await fetch(`${dev.url}/anthropic/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json" },
+        body: text,
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    const statuses = (
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const mine: number[] = [];
+          for (let i = 0; i < 10; i++) mine.push(await ask());
+          return mine;
+        }),
+      )
+    ).flat();
+    const served = statuses.filter((s) => s === 200).length;
+    expect(served + statuses.filter((s) => s === 429).length).toBe(200);
+    // Reconciled requests gave their unused worst case back, so far more than five fitted.
+    expect(served).toBeGreaterThan(20);
+    const state = await settled(user);
+    const [row] = await vi.waitFor(
+      async () => {
+        const found = await dev.d1<{ n: number; micros: number }>(
+          `select count(*) as n, coalesce(sum(t.cost_micros), 0) as micros from aibridge_token_usages t
+           join aibridge_interceptions i on i.id = t.interception_id where i.initiator_id = '${user}'`,
+        );
+        if ((found[0]?.n ?? 0) < served) throw new Error("usage not all recorded yet");
+        return found;
+      },
+      { timeout: 60_000, interval: 500 },
+    );
+    expect(row?.n).toBe(served);
+    expect(row?.micros).toBe(served * 300);
+    expect(row?.micros).toBeLessThanOrEqual(budgetMicros);
+    expect(state.spent_usd).toBe((row?.micros ?? 0) / 1e6);
+    console.log(`blocking crowd: ${served} served, spend ${row?.micros} of ${budgetMicros} micro-dollars`);
+  });
+
   it("a streaming client that disconnects mid-stream: the reservation is reconciled to the drained usage", async () => {
     const user = "leaver@example.com";
     const { key } = await dev.createKey(user);
