@@ -6,7 +6,8 @@
  *     alone) to show where the time goes;
  *   - tool injection on a 400 KB Claude-Code-shaped body: what runWithInjectedTools adds per request
  *     (anthropicInjection.prepare splicing the tools and tool_choice into the already-decoded body
- *     text), in ms per op; plus the body parse every bridged request pays.
+ *     text), in ms per op; plus the body parse every bridged request pays, and the prompt-cache
+ *     fingerprint (src/analytics/fingerprint.ts) each request's body gets in waitUntil.
  *
  *   node bench/micro.mjs [--smoke]      prints JSON
  */
@@ -30,6 +31,7 @@ async function loadSource() {
         'export { MessagesStreamParser } from "./src/providers/anthropic/stream";',
         'export { anthropicInjection } from "./src/providers/anthropic/injection";',
         'export { readJsonBody } from "./src/bridge/body";',
+        'export { fingerprintRequest } from "./src/analytics/fingerprint";',
       ].join("\n"),
       resolveDir: ROOT,
       loader: "ts",
@@ -288,6 +290,9 @@ export async function runMicro({ smoke = false } = {}) {
     injectedTools: tools.length,
     inject,
     parse: await measure(parseOp, timing),
+    fingerprint: await measure(() => {
+      if (!src.fingerprintRequest("messages", bodyText)) throw new Error("no fingerprint");
+    }, timing),
   };
   return { sse, injection };
 }

@@ -478,6 +478,7 @@ function formatMicro(micro) {
     `| TextDecoder alone, 16 KiB reads | ${rate(sse.textDecoder16k)} | |`,
     `| Tool injection, ${(injection.bodyBytes / 1024).toFixed(0)} KB body + ${injection.injectedTools} tools (the JSON text splice) | ${time(injection.inject)} | ≤ 2 ms ${pass(injection.inject.cpuMs <= 2)} |`,
     `| Body parse every bridged request pays (readJsonBody, same body) | ${time(injection.parse)} | |`,
+    `| Prompt-cache fingerprint of the same body (in waitUntil, off the response path) | ${time(injection.fingerprint)} | |`,
   ].join("\n");
 }
 

@@ -14,6 +14,7 @@ export const RECORD_TABLES = [
   ["aibridge_interceptions", "started_at"],
   ["aibridge_dead_letters", "received_at"],
   ["aibridge_record_parts", "created_at"],
+  ["aibridge_cache_fingerprints", "started_at"],
 ] as const;
 
 export interface RetentionOptions {

@@ -4,6 +4,7 @@ import type { AppEnv } from "../app-env";
 import { ConfigError } from "../config";
 import { log } from "../log";
 import { adminAuth } from "./auth";
+import { adminCacheRoutes } from "./cache";
 import { dashboardRoutes } from "./dashboard";
 import { adminInterceptionRoutes, adminSessionRoutes } from "./interceptions";
 import { adminKeyRoutes } from "./keys";
@@ -19,6 +20,7 @@ adminRoutes.route("/v1/usage", adminUsageRoutes);
 adminRoutes.route("/v1/interceptions", adminInterceptionRoutes);
 adminRoutes.route("/v1/sessions", adminSessionRoutes);
 adminRoutes.route("/v1/limits", adminLimitRoutes);
+adminRoutes.route("/v1/cache", adminCacheRoutes);
 // The page and its assets hold no data; every number they show comes from /v1 with the token.
 adminRoutes.route("/", dashboardRoutes);
 

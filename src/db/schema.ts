@@ -79,6 +79,12 @@ export const tokenUsages = sqliteTable(
     rawUsage: text("raw_usage", { mode: "json" }),
     /** Cost in micro-dollars; null when the model has no known price. */
     costMicros: integer("cost_micros"),
+    /**
+     * True when the provider's final usage never arrived (stream cut, disconnect drain bound) and
+     * the counts were estimated from what was seen; estimate_method says how (src/usage/estimate.ts).
+     */
+    estimated: integer("estimated", { mode: "boolean" }).notNull().default(false),
+    estimateMethod: text("estimate_method"),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [
@@ -181,9 +187,43 @@ export const recordParts = sqliteTable(
 );
 
 /**
+ * One row per bridged request: the fingerprint of its cacheable prefix (src/analytics/), from which
+ * the admin API works out, at query time, each turn's expected cache read and why a cache broke.
+ * The chain holds 4 bytes per segment (base64), so a 1,000-message turn is about 5 KB.
+ */
+export const cacheFingerprints = sqliteTable(
+  "aibridge_cache_fingerprints",
+  {
+    interceptionId: text("interception_id").primaryKey(),
+    /** The client's session id (null: grouped by user and model at query time). */
+    sessionId: text("session_id"),
+    initiatorId: text("initiator_id").notNull(),
+    client: text("client").notNull(),
+    model: text("model").notNull(),
+    /** messages | chat_completions | responses */
+    api: text("api").notNull(),
+    startedAt: integer("started_at").notNull(),
+    /** Segment groups in order, e.g. `tools,system[3],messages[40]`. */
+    layout: text("layout").notNull(),
+    /** [[segment index, ttl seconds], …] of the cache_control breakpoints. */
+    breakpoints: text("breakpoints", { mode: "json" }).$type<[number, number][]>().notNull(),
+    /** Hex hashes of the tools, system/instructions and first message: "continues the same conversation". */
+    anchors: text("anchors").notNull(),
+    /** Chained 32-bit segment hashes, base64. */
+    chain: text("chain").notNull(),
+    segments: integer("segments").notNull(),
+    defaultTtlSeconds: integer("default_ttl_seconds").notNull(),
+  },
+  (t) => [
+    index("cache_fingerprints_session_idx").on(t.sessionId, t.startedAt),
+    index("cache_fingerprints_started_idx").on(t.startedAt),
+  ],
+);
+
+/**
  * Per-user limits (budget, rate limits, model policy; see docs/limits.md). `user_id` "*" is the
  * default for users without their own row. `policy` is the validated JSON as the admin sent it;
- * `updated_at` doubles as its version (the user's Durable Object keeps the newest version it hears of).
+ * `updated_at` is when it last changed.
  */
 export const limits = sqliteTable("aibridge_limits", {
   userId: text("user_id").primaryKey(),

@@ -4,6 +4,7 @@
  * The six kinds mirror coder/aibridge's Recorder; `key_used` moves API-key last-used stamps off the
  * request path too.
  */
+import type { CacheFingerprintRecord } from "../analytics/record";
 
 /** rejected: refused by a per-user limit (src/limits) before anything reached the upstream. */
 export type InterceptionStatus = "started" | "completed" | "failed" | "client_disconnected" | "rejected";
@@ -57,6 +58,8 @@ export interface TokenUsage {
   extraTokenTypes: Record<string, number> | null;
   rawUsage: unknown;
   costMicros: number | null;
+  /** Set when the counts are an estimate (the provider's final usage never arrived): how. */
+  estimateMethod?: string | null;
   createdAt: number;
 }
 
@@ -118,4 +121,5 @@ export type RecordMessage =
   | ToolUsage
   | ModelThought
   | KeyUsed
-  | RecordPart;
+  | RecordPart
+  | CacheFingerprintRecord;

@@ -6,6 +6,7 @@
 import { sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
+import { fingerprintStatements } from "../analytics/store";
 import * as schema from "../db/schema";
 import type { InterceptionEnded, InterceptionInfo, InterceptionStarted, RecordMessage } from "./records";
 
@@ -63,8 +64,12 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
     );
   }
   for (const rows of chunk(
-    byKind.token_usage.map(({ kind: _, ...row }) => row),
-    12,
+    byKind.token_usage.map(({ kind: _, ...row }) => ({
+      ...row,
+      estimated: Boolean(row.estimateMethod),
+      estimateMethod: row.estimateMethod ?? null,
+    })),
+    14,
   )) {
     statements.push(db.insert(schema.tokenUsages).values(rows).onConflictDoNothing());
   }
@@ -92,6 +97,7 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
   )) {
     statements.push(db.insert(schema.recordParts).values(rows).onConflictDoNothing());
   }
+  statements.push(...fingerprintStatements(db, byKind.cache_fingerprint));
   for (const used of latestKeyUses(byKind.key_used)) {
     statements.push(
       db
@@ -117,6 +123,7 @@ function groupByKind(records: readonly RecordMessage[]): ByKind {
     model_thought: [],
     key_used: [],
     record_part: [],
+    cache_fingerprint: [],
   };
   for (const record of records) (groups[record.kind] as RecordMessage[]).push(record);
   return groups;

@@ -15,14 +15,20 @@
  *   hostile          stream: thinking + tools + text with \r\n line ends and comment lines, written
  *                    in 1..13-byte pieces (boundaries fall inside multi-byte UTF-8 characters)
  *   slow             stream: 40 text deltas 50 ms apart, final output_tokens 4242
+ *   endless          stream: one English word per text delta, 100 ms apart, for 45 s; the final
+ *                    usage counts one output token per word (ENDLESS_WORDS): longer than any drain
  *   gated            stream: stops after the first two events until POST /__fake/release/{trace}
  *   status-{code}    an error answer with that status in Anthropic's shape (+ retry-after on 429/529)
  *   garbage          200 with a body that is not JSON
+ *   early-hints      a `103 Early Hints` interim response, then the text answer
+ *   prompt-cache     a short text answer whose usage comes from simulated prompt caching of the
+ *                    request's prefix (prompt-cache.ts); POST /__fake/clock {"advance_ms"} moves its clock
  *
  * Requests carrying `x-fake-trace: <id>` have the exact bytes the fake answered kept, and whether
  * it wrote them all before the connection closed: GET /__fake/sent/{trace}.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { advanceClock, anthropicCacheUsage, evictAll } from "./prompt-cache";
 import { scenarioOf, startFakeServer } from "./server";
 
 type Json = Record<string, unknown>;
@@ -40,6 +46,12 @@ const sent = new Map<string, SentRecord>();
 const releases = new Map<string, () => void>();
 
 const REQUEST_ID = "req_011CFakeRequestId0001";
+
+/** The endless scenario's text, one word (with its leading space) per delta and per output token. */
+export const ENDLESS_WORDS =
+  "The gateway keeps reading the stream after the client leaves so that the usage the provider bills is still recorded even when the final count never arrives".split(
+    " ",
+  );
 
 export const FAKE_MODELS = [
   {
@@ -249,8 +261,8 @@ SCENARIOS.hostile = {
 };
 
 /** The blocking form: one Message object (usage = start merged with final, as the API reports it). */
-export function blockingMessage(name: string, model: string): Json {
-  const scenario = SCENARIOS[name] ?? (SCENARIOS.text as Scenario);
+export function blockingMessage(name: string, model: string, custom?: Scenario): Json {
+  const scenario = custom ?? SCENARIOS[name] ?? (SCENARIOS.text as Scenario);
   const content = scenario.blocks.map((block): Json => {
     switch (block.type) {
       case "text":
@@ -284,8 +296,8 @@ export function blockingMessage(name: string, model: string): Json {
 }
 
 /** The streaming form, event by event, as the Messages streaming reference describes it. */
-export function streamEvents(name: string, model: string): SseEvent[] {
-  const scenario = SCENARIOS[name] ?? (SCENARIOS.text as Scenario);
+export function streamEvents(name: string, model: string, custom?: Scenario): SseEvent[] {
+  const scenario = custom ?? SCENARIOS[name] ?? (SCENARIOS.text as Scenario);
   const events: SseEvent[] = [
     [
       "message_start",
@@ -380,7 +392,13 @@ const nextTick = () => new Promise((resolve) => setImmediate(resolve));
 /** Hostile piece sizes: 1-byte runs and odd sizes, so boundaries land inside "ü", "—", "🌍", "\r\n". */
 const HOSTILE_PIECES = [1, 1, 2, 3, 1, 5, 1, 8, 13, 2, 1, 7];
 
-async function stream(writer: Writer, scenario: string, model: string, trace: string | null) {
+async function stream(
+  writer: Writer,
+  scenario: string,
+  model: string,
+  trace: string | null,
+  custom?: Scenario,
+) {
   writer.head(200, STREAM_HEADERS);
   const write = (text: string) => writer.write(Buffer.from(text, "utf8"));
 
@@ -446,7 +464,36 @@ async function stream(writer: Writer, scenario: string, model: string, trace: st
     return writer.end();
   }
 
-  const events = streamEvents(scenario, model);
+  if (scenario === "endless") {
+    const [start, ping, blockStart] = streamEvents("text", model) as [SseEvent, SseEvent, SseEvent];
+    (start[1].message as Json).id = "msg_01FakeEndless";
+    (start[1].message as Json).usage = usage(30, 1);
+    write(encodeEvents([start, ping, blockStart]));
+    let words = 0;
+    for (; words < 450; words++) {
+      await pause(100);
+      const text = ` ${ENDLESS_WORDS[words % ENDLESS_WORDS.length]}`;
+      const piece = { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } };
+      if (!write(encodeEvents([["content_block_delta", piece]]))) return;
+    }
+    write(
+      encodeEvents([
+        ["content_block_stop", { type: "content_block_stop", index: 0 }],
+        [
+          "message_delta",
+          {
+            type: "message_delta",
+            delta: { stop_reason: "end_turn", stop_sequence: null },
+            usage: { output_tokens: words },
+          },
+        ],
+        ["message_stop", { type: "message_stop" }],
+      ]),
+    );
+    return writer.end();
+  }
+
+  const events = streamEvents(scenario, model, custom);
   if (scenario === "gated") {
     write(encodeEvents(events.slice(0, 2)));
     await new Promise<void>((resolve) => {
@@ -468,6 +515,11 @@ async function stream(writer: Writer, scenario: string, model: string, trace: st
   writer.end();
 }
 
+/** The prompt-cache space (clock and entries) a request uses: x-fake-clock. */
+function clockOf(request: IncomingMessage): string {
+  return header(request, "x-fake-clock") ?? "default";
+}
+
 function header(request: IncomingMessage, name: string): string | null {
   const value = request.headers[name];
   return (Array.isArray(value) ? value[0] : value) ?? null;
@@ -486,6 +538,15 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
     const release = releases.get(decodeURIComponent(url.pathname.slice("/__fake/release/".length)));
     release?.();
     return sendJson(writer, release ? 200 : 404, { released: Boolean(release) });
+  }
+
+  if (url.pathname === "/__fake/clock" && request.method === "POST") {
+    const { advance_ms } = JSON.parse(body.toString("utf8") || "{}") as { advance_ms?: number };
+    return sendJson(writer, 200, { now: advanceClock(clockOf(request), advance_ms ?? 0) });
+  }
+  if (url.pathname === "/__fake/prompt-cache" && request.method === "DELETE") {
+    evictAll(clockOf(request));
+    return sendJson(writer, 200, { evicted: true });
   }
 
   // The real API checks credentials and the version header before anything else.
@@ -517,9 +578,13 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
       writer.write(Buffer.from("<html>not json</html>"));
       return writer.end();
     }
+    // An interim 103 before the answer: a gateway must wait for the final status.
+    if (scenario === "early-hints") response.writeEarlyHints({ link: "</hint.css>; rel=preload; as=style" });
+    const custom =
+      scenario === "prompt-cache" ? promptCacheScenario(parsed as Json, clockOf(request)) : undefined;
     if (parsed.stream === true)
-      return stream(writer, scenario === "default" ? "text" : scenario, model, trace);
-    return sendJson(writer, 200, blockingMessage(scenario, model), {
+      return stream(writer, scenario === "default" ? "text" : scenario, model, trace, custom);
+    return sendJson(writer, 200, blockingMessage(scenario, model, custom), {
       "anthropic-ratelimit-tokens-remaining": "399000",
     });
   }
@@ -545,6 +610,18 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
     return sendJson(writer, 200, {});
   }
   return sendError(writer, 404);
+}
+
+/** A short text answer whose input and cache counts come from the simulated prompt cache. */
+function promptCacheScenario(body: Json, clock: string): Scenario {
+  const cache = anthropicCacheUsage(body, clock);
+  return {
+    id: "msg_01FakePromptCache",
+    blocks: [{ type: "text", pieces: ["Cached", " answer."] }],
+    stopReason: "end_turn",
+    startUsage: { ...cache, output_tokens: 1 },
+    finalUsage: { output_tokens: 12 },
+  };
 }
 
 export const startFakeAnthropic = (port?: number) => startFakeServer(handleAnthropic, port);

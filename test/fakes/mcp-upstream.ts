@@ -7,9 +7,12 @@
  * the MCP server rejects) · unknown (a bmcp_ tool that does not exist) · mixed (a client tool and an
  * injected tool in one turn) · none (plain answer) · fail-after-tool (Anthropic: 529 once a tool
  * result comes back).
- * Each iteration N has its own message id (…_iter_N) and usage (input 100·N, output 10·N).
+ * Each iteration N has its own message id (…_iter_N) and usage (input 100·N, output 10·N), or, on
+ * Anthropic with the x-fake-prompt-cache header, input and cache counts from the simulated prompt
+ * cache (prompt-cache.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { type AnthropicCacheUsage, anthropicCacheUsage } from "./prompt-cache";
 import { scenarioOf, startFakeServer, writeInPieces } from "./server";
 
 interface Call {
@@ -89,7 +92,7 @@ function anthropicResults(body: Json) {
   return results;
 }
 
-function anthropicMessage(body: Json, answer: Answer) {
+function anthropicMessage(body: Json, answer: Answer, cache?: AnthropicCacheUsage) {
   const n = answer.iteration;
   return {
     id: `msg_iter_${n}`,
@@ -111,6 +114,7 @@ function anthropicMessage(body: Json, answer: Answer) {
       input_tokens: 100 * n,
       cache_creation_input_tokens: 0,
       cache_read_input_tokens: 5,
+      ...cache,
       output_tokens: 10 * n,
     },
   };
@@ -377,7 +381,9 @@ async function handle(request: IncomingMessage, raw: Buffer, response: ServerRes
       return;
     }
     const answer = decide(scenario, anthropicResults(body));
-    const message = anthropicMessage(body, answer);
+    const clock = String(request.headers["x-fake-clock"] ?? "default");
+    const cache = request.headers["x-fake-prompt-cache"] ? anthropicCacheUsage(body, clock) : undefined;
+    const message = anthropicMessage(body, answer, cache);
     return body.stream ? stream(anthropicStream(message, answer)) : json(message);
   }
   if (url.pathname === "/v1/chat/completions") {

@@ -12,8 +12,13 @@
  * midstream-error, failed, incomplete, error-event, truncated (Responses), hangup (socket destroyed: an
  * unreachable upstream), slow (a 2 s chat stream; GET /__fake/sent/{x-fake-trace} says whether it was
  * written to the end).
+ *
+ * Background responses (`background: true`, not streamed) get their own id (`resp_bg_N`) and stay
+ * `queued`, then `in_progress` on the next GET, until POST /__fake/complete/{id}; from then on
+ * GET /v1/responses/{id} shows them completed with BACKGROUND_USAGE.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { advanceClock, openaiResponsesCacheUsage } from "./prompt-cache";
 import { scenarioOf, startFakeServer, writeInPieces } from "./server";
 
 const CREATED = 1_760_000_000;
@@ -246,7 +251,20 @@ interface ResponsesRequest {
 
 const RESPONSE_ID = "resp_fake0001";
 
-function responsesUsage(scenario: string) {
+/** Scenario prompt-cache: the usage simulated once per request (prompt-cache.ts). */
+const simulatedUsage = new WeakMap<object, { input_tokens: number; cached_tokens: number }>();
+
+function responsesUsage(scenario: string, request?: ResponsesRequest) {
+  const cache = request ? simulatedUsage.get(request) : undefined;
+  if (cache) {
+    return {
+      input_tokens: cache.input_tokens,
+      input_tokens_details: { cached_tokens: cache.cached_tokens },
+      output_tokens: 12,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: cache.input_tokens + 12,
+    };
+  }
   const tools = scenario === "tools";
   return {
     input_tokens: tools ? 9000 : 40,
@@ -336,7 +354,7 @@ function responseObject(request: ResponsesRequest, scenario: string, status: str
     tools: [],
     top_p: 1,
     truncation: "disabled",
-    usage: done ? responsesUsage(scenario) : null,
+    usage: done ? responsesUsage(scenario, request) : null,
     metadata: {},
   };
 }
@@ -492,6 +510,17 @@ function responsesStream(request: ResponsesRequest, scenario: string): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** What a background response reports once it is done (distinct from every other scenario's). */
+export const BACKGROUND_USAGE = {
+  input_tokens: 1200,
+  input_tokens_details: { cached_tokens: 200 },
+  output_tokens: 345,
+  output_tokens_details: { reasoning_tokens: 100 },
+  total_tokens: 1545,
+};
+const backgroundResponses = new Map<string, { status: string; request: ResponsesRequest }>();
+let backgroundCount = 0;
+
 /** slow: per x-fake-trace, whether the fake wrote its whole stream before the connection closed. */
 const slowStreams = new Map<string, { completed: boolean }>();
 
@@ -526,6 +555,11 @@ async function slowChatStream(response: ServerResponse, model: string, trace: st
 export async function handleOpenAI(request: IncomingMessage, body: Buffer, response: ServerResponse) {
   const url = new URL(request.url ?? "/", "http://fake");
   const scenario = scenarioOf(request);
+  if (url.pathname.startsWith("/__fake/complete/")) {
+    const job = backgroundResponses.get(decodeURIComponent(url.pathname.slice("/__fake/complete/".length)));
+    if (job) job.status = "completed";
+    return json(response, job ? 200 : 404, { completed: Boolean(job) });
+  }
   if (url.pathname.startsWith("/__fake/sent/")) {
     const state = slowStreams.get(decodeURIComponent(url.pathname.slice("/__fake/sent/".length)));
     return json(response, state ? 200 : 404, state ?? { error: "no such trace" });
@@ -555,11 +589,26 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
     return;
   }
 
+  if (request.method === "POST" && path === "/__fake/clock") {
+    const { advance_ms } = JSON.parse(body.toString("utf8") || "{}") as { advance_ms?: number };
+    return json(response, 200, {
+      now: advanceClock(String(request.headers["x-fake-clock"] ?? "default"), advance_ms ?? 0),
+    });
+  }
+
   if (request.method === "POST" && path === "/v1/responses") {
     const parsed = JSON.parse(body.toString("utf8")) as ResponsesRequest;
+    if (scenario === "prompt-cache") {
+      const clock = String(request.headers["x-fake-clock"] ?? "default");
+      simulatedUsage.set(parsed, openaiResponsesCacheUsage(parsed as never, clock));
+    }
     if (!parsed.stream) {
       // background: accepted at once, output and usage come later (GET /v1/responses/{id}).
-      if (parsed.background) return json(response, 200, responseObject(parsed, scenario, "queued", []));
+      if (parsed.background) {
+        const id = `resp_bg_${++backgroundCount}`;
+        backgroundResponses.set(id, { status: "queued", request: parsed });
+        return json(response, 200, { ...responseObject(parsed, scenario, "queued", []), id });
+      }
       const status = scenario === "incomplete" ? "incomplete" : "completed";
       return json(response, 200, responseObject(parsed, scenario, status, responseItems(parsed, scenario)));
     }
@@ -587,6 +636,18 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
   const stored = /^\/v1\/responses\/([^/]+)(\/input_items|\/cancel)?$/.exec(path);
   if (stored) {
     const [, id, sub] = stored;
+    const job = backgroundResponses.get(id!);
+    if (request.method === "GET" && !sub && job) {
+      const done = job.status === "completed";
+      const body = responseObject(
+        job.request,
+        "default",
+        job.status,
+        done ? responseItems(job.request, "default") : [],
+      );
+      if (job.status === "queued") job.status = "in_progress";
+      return json(response, 200, { ...body, id, usage: done ? BACKGROUND_USAGE : null });
+    }
     if (request.method === "GET" && !sub) {
       return json(response, 200, { ...responseObject({ model: "gpt-5" }, "default", "completed", []), id });
     }

@@ -50,7 +50,7 @@ interface Report {
       | "textDecoder16k",
       Rate
     >;
-    injection: { bodyBytes: number; inject: Time; parse: Time };
+    injection: { bodyBytes: number; inject: Time; parse: Time; fingerprint: Time };
   };
 }
 
@@ -137,7 +137,7 @@ test("bench smoke run produces every row with sane numbers", { timeout: 240_000 
     positive(rate.wall);
   }
   expect(injection.bodyBytes).toBeGreaterThan(0);
-  for (const time of [injection.inject, injection.parse]) {
+  for (const time of [injection.inject, injection.parse, injection.fingerprint]) {
     positive(time.cpuMs);
     positive(time.wallMs);
   }

@@ -53,6 +53,31 @@ export function lastMember(object: JsonObjectText, key: string): JsonMember | un
   return undefined;
 }
 
+/** Index just past the JSON value that starts at `start`. */
+export function valueEnd(text: string, start: number): number {
+  return skipValue(text, start);
+}
+
+/** The [start, end) text ranges of the elements of the array whose `[` is at `open`. */
+export function arrayElements(text: string, open: number): [number, number][] {
+  if (text[open] !== "[") throw new Error("not an array");
+  const elements: [number, number][] = [];
+  let i = open + 1;
+  for (;;) {
+    i = skipSpace(text, i);
+    const char = text[i];
+    if (char === "]") return elements;
+    if (char === ",") {
+      i++;
+      continue;
+    }
+    if (char === undefined) throw new Error("unterminated array");
+    const end = skipValue(text, i);
+    elements.push([i, end]);
+    i = end;
+  }
+}
+
 // The scanners below use charCodeAt and a native indexOf for strings: on a 400 KB Claude-Code-sized
 // body they are several times faster than indexing characters one by one (see bench/RESULTS.md).
 

@@ -1,0 +1,45 @@
+/**
+ * The bridge's one call into prompt-cache analytics: fingerprint the request body and queue the
+ * record, after the response is on its way. The hashing runs in waitUntil behind a zero timer, so
+ * the handler has already sent the upstream request (and usually relayed the first bytes) before
+ * the body is hashed; a body that cannot be read is simply not fingerprinted.
+ */
+import type { Interception, WaitUntil } from "../bridge/interception";
+import { log } from "../log";
+import { type RecordSink, sendRecords } from "../recorder/producer";
+import { fingerprintRequest } from "./fingerprint";
+import type { CacheFingerprintRecord } from "./record";
+
+export function observeCachePrefix(
+  ctx: WaitUntil,
+  sink: RecordSink,
+  interception: Interception,
+  text: string,
+) {
+  const info = interception.info;
+  ctx.waitUntil(
+    new Promise((resolve) => setTimeout(resolve, 0))
+      .then(() => {
+        const fingerprint = fingerprintRequest(info.providerName, text);
+        if (!fingerprint) return;
+        const record: CacheFingerprintRecord = {
+          kind: "cache_fingerprint",
+          id: info.id,
+          sessionId: info.clientSessionId,
+          initiatorId: info.initiatorId,
+          client: info.client,
+          model: info.model,
+          api: info.providerName,
+          startedAt: info.startedAt,
+          ...fingerprint,
+        };
+        return sendRecords(sink, [record]);
+      })
+      .catch((error) => {
+        log.error("cache_fingerprint_lost", {
+          interception: info.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }),
+  );
+}
