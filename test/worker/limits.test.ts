@@ -208,7 +208,13 @@ describe("users without limits", () => {
     expect((await messages(key)).status).toBe(200);
     const { key: key2 } = await createKey("content-only@example.com");
     expect((await putPolicy("content-only@example.com", { record_content: "none" })).status).toBe(200);
-    expect((await messages(key2)).status).toBe(200);
+    const contentOnly = await messages(key2);
+    expect(contentOnly.status).toBe(200);
+    // The policy's record_content reaches the recorder (src/redaction, through loadPolicy).
+    const { interception } = await endedInterception(
+      contentOnly.headers.get("x-aibridge-interception-id") ?? "",
+    );
+    expect(interception).toMatchObject({ record_content: "none", record_content_source: "policy" });
     // Their own view works too, and needs no Durable Object either.
     const me = (await (await SELF.fetch(`${GATEWAY}/v1/me`, { headers: { "x-api-key": key } })).json()) as {
       user: string;
