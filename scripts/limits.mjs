@@ -15,7 +15,17 @@
  */
 import { d1Query, parseArgs, sqlString } from "./lib/d1.mjs";
 
-const { flags, positionals } = parseArgs(process.argv.slice(2));
+const { flags, positionals } = parseArgs(process.argv.slice(2), {
+  user: { type: "string" },
+  "budget-usd": { type: "string" },
+  period: { type: "string" },
+  rpm: { type: "string" },
+  tpm: { type: "string" },
+  allow: { type: "string" },
+  deny: { type: "string" },
+  "record-content": { type: "string" },
+  json: { type: "boolean" },
+});
 const target = { remote: flags.remote === true, persistTo: flags["persist-to"], config: flags.config };
 const command = positionals[0];
 const PERIODS = ["day", "week", "month"];
@@ -36,7 +46,7 @@ function number(name, { integer = false } = {}) {
   const raw = flags[name];
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (raw === true || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value)))
+  if (raw.trim() === "" || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value)))
     fail(`--${name} must be a non-negative ${integer ? "integer" : "number"}.`);
   return value;
 }
