@@ -91,6 +91,8 @@ export interface LoopRequest {
   headers: Headers;
   /** Per-user limits: each iteration reserves before its upstream call. */
   limits?: RequestLimits;
+  /** Sends one upstream request (src/bridge/upstream.ts: instance keys, fallback, breaker); default: fetch url. */
+  send?: (body: string) => Promise<Response>;
 }
 
 export const CAPPED_STOP_REASON = "mcp_iteration_cap";
@@ -162,8 +164,9 @@ class Loop {
   private async fetch(body: string): Promise<Response> {
     this.body = body;
     this.iteration += 1;
-    const { url, headers, c, json, limits } = this.request;
+    const { url, headers, c, json, limits, send } = this.request;
     await limits?.reserve(body, json);
+    if (send) return send(body);
     return fetchUpstream(url, { method: "POST", headers, body }, c.get("config").upstreamIdleTimeoutMs);
   }
 
