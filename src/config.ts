@@ -14,6 +14,8 @@ export interface Env {
   /** Long tool arguments, thoughts and text parts (src/recorder/content.ts); optional. */
   CONTENT?: R2Bucket;
   CONTENT_OFFLOAD_BYTES?: string;
+  /** Per-user limits (src/limits): one Durable Object per user. */
+  LIMITER?: DurableObjectNamespace<import("./limits/limiter").UserLimiter>;
   /** The dashboard's built files (wrangler.toml [assets]). */
   ASSETS?: Fetcher;
   ANTHROPIC_BASE_URL?: string;

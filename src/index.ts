@@ -6,6 +6,9 @@ import { consumeDeadLetters, consumeRecords } from "./recorder/consumer";
 import { contentStore, deleteOldContent } from "./recorder/content";
 import { deleteOldRecords } from "./retention";
 
+// The per-user limits Durable Object (wrangler.toml: LIMITER).
+export { UserLimiter } from "./limits/limiter";
+
 export default {
   fetch: app.fetch,
   async queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
