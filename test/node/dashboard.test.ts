@@ -11,18 +11,24 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeAnthropic } from "../fakes/anthropic";
+import type { FakeServer } from "../fakes/server";
 import { EXPECTED_7D, seedSql, utcDay } from "../worker/admin-seed";
 import { launchBrowser } from "./browser";
+import { ClaudeCodeTurns } from "./claude-code-session";
 import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "./wrangler-dev";
 
 const run = promisify(execFile);
 let dev: WranglerDev;
+let fake: FakeServer;
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
 
 beforeAll(async () => {
-  dev = await startWranglerDev();
+  // The fake Anthropic upstream simulates prompt caching for the cache-break sessions below.
+  fake = await startFakeAnthropic();
+  dev = await startWranglerDev({ vars: { ANTHROPIC_BASE_URL: fake.url } });
   await dev.d1(seedSql());
   browser = await launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
@@ -59,6 +65,7 @@ function inSight(selector: string, of: Page = page) {
 afterAll(async () => {
   await browser?.close();
   await dev?.stop();
+  await fake?.close();
 });
 
 /** Sum of the data-value of every bar in a chart, per stack key. */
@@ -287,6 +294,226 @@ describe("dashboard", () => {
     await other.close();
     // No script errors and no CSP refusals ("Refused to …"). Failed loads are expected: the
     // wrong-token sign-in (401) and the browser's own favicon request (404).
+    expect(consoleErrors.filter((e) => !e.startsWith("Failed to load resource"))).toEqual([]);
+  });
+});
+
+interface SessionTurn {
+  id: string;
+  tokens: { input: number; output: number; cache_read: number; cache_write: number };
+  cache: null | {
+    read_tokens: number;
+    write_tokens: number;
+    expected_read_tokens: number;
+    break: null | { cause: string; first_changed: string | null; missed_tokens: number; cost_micros: number };
+  };
+}
+
+/** Sonnet 4.5 list prices, micro-dollars per token: a 5-minute cache write 3.75, a cache read 0.30. */
+const sonnetRewriteMicros = (tokens: number) => Math.round(tokens * (3.75 - 0.3));
+
+/** The session as the admin API answers it, once every turn's records reached D1 through the queue. */
+async function analysedSession(id: string, turns: number): Promise<SessionTurn[]> {
+  for (let attempt = 0; ; attempt++) {
+    const response = await dev.admin(`/sessions/${id}`);
+    const body = response.ok ? ((await response.json()) as { interceptions: SessionTurn[] }) : null;
+    const ready = body?.interceptions.filter((i) => i.cache !== null) ?? [];
+    if (ready.length === turns) return body!.interceptions;
+    if (attempt > 100) throw new Error(`session ${id}: ${ready.length}/${turns} turns analysed`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The cells (data-col → data-value) of the rows of a table, keyed by a row attribute. */
+function tableValues(selector: string, keyAttr: string, of: Page = page) {
+  return of.$$eval(
+    `${selector} tbody tr[${keyAttr}]`,
+    (rows, attr) =>
+      rows.map((row) => {
+        const cells: Record<string, string> = { key: row.getAttribute(attr) ?? "" };
+        for (const cell of Array.from(row.querySelectorAll("td[data-col]"))) {
+          cells[cell.getAttribute("data-col")!] = cell.getAttribute("data-value") ?? cell.textContent ?? "";
+        }
+        return cells;
+      }),
+    keyAttr,
+  );
+}
+
+describe("dashboard: prompt-cache breaks", () => {
+  // Two Claude Code conversations through the real gateway: erin's tool list is reordered before
+  // her third turn (the whole prefix is re-written), frank's system prompt changes its date line
+  // before his third turn (the prefix from system[2] on is re-written).
+  let erin: SessionTurn[];
+  let frank: SessionTurn[];
+  const ERIN = "erin@example.com";
+  const FRANK = "frank@example.com";
+
+  beforeAll(async () => {
+    const erinTurns = new ClaudeCodeTurns(dev.url, (await dev.createKey(ERIN)).key, "sess-erin-cache");
+    await erinTurns.turn("First.");
+    await erinTurns.turn("Second.");
+    erinTurns.tools = [...erinTurns.tools.slice(1), erinTurns.tools[0]!];
+    await erinTurns.turn("Third, after an MCP server reconnected.");
+    await erinTurns.turn("Fourth.");
+    const frankTurns = new ClaudeCodeTurns(dev.url, (await dev.createKey(FRANK)).key, "sess-frank-cache");
+    await frankTurns.turn("First.");
+    await frankTurns.turn("Second.");
+    frankTurns.environment = "Today's date is 2026-12-01.";
+    await frankTurns.turn("Third, the next day.");
+    [erin, frank] = await Promise.all([
+      analysedSession("sess-erin-cache", 4),
+      analysedSession("sess-frank-cache", 3),
+    ]);
+  }, 60_000);
+
+  it("the seeded sessions broke the cache where and as the analysis says (the numbers the page must show)", () => {
+    const [, second, third] = erin.map((t) => t.cache!);
+    expect(third!.read_tokens).toBe(0);
+    expect(third!.break).toMatchObject({ cause: "tools_changed", first_changed: "tools" });
+    expect(third!.break!.missed_tokens).toBe(second!.read_tokens + second!.write_tokens);
+    expect(third!.break!.cost_micros).toBe(sonnetRewriteMicros(third!.break!.missed_tokens));
+    expect(erin.filter((t) => t.cache?.break)).toHaveLength(1);
+    const frankBreak = frank[2]!.cache!.break!;
+    expect(frankBreak).toMatchObject({ cause: "system_changed", first_changed: "system[2]" });
+    expect(frankBreak.cost_micros).toBe(sonnetRewriteMicros(frankBreak.missed_tokens));
+    expect(frankBreak.cost_micros).toBeLessThan(third!.break!.cost_micros);
+  });
+
+  it("the users table shows each user's breaks and their cost, linking to the cache-breaks view", async () => {
+    await page.goto(`${dev.url}/admin`);
+    await page.waitForSelector("body[data-loads]");
+    await page.waitForSelector(`#users-table tr[data-user="${ERIN}"]`);
+    const erinCost = erin[2]!.cache!.break!.cost_micros;
+    const cell = `#users-table tr[data-user="${ERIN}"] td[data-col="cache_breaks"]`;
+    expect(await page.getAttribute(cell, "data-value")).toBe("1");
+    expect(await page.getAttribute(cell, "data-cost")).toBe(String(erinCost));
+    expect(await page.textContent(cell)).toBe(`1 · $${(erinCost / 1e6).toFixed(4)}`);
+    expect(
+      await page.getAttribute(
+        `#users-table tr[data-user="alice@example.com"] td[data-col="cache_breaks"]`,
+        "data-value",
+      ),
+    ).toBe("0");
+    await reloading(() => page.click(`${cell} a`));
+    expect(query()).toEqual({ view: "cache", user: ERIN });
+    expect(await tableValues("#cache-users", "data-user")).toEqual([
+      expect.objectContaining({ key: ERIN, breaks: "1", cost: String(erinCost) }),
+    ]);
+  });
+
+  it("the cache-breaks view ranks users and causes by cost, with the costliest breaks", async () => {
+    // The view keeps the shared filters: back to all users.
+    await reloading(() => page.selectOption("#user", ""));
+    expect(query()).toEqual({ view: "cache" });
+    const erinBreak = erin[2]!.cache!.break!;
+    const frankBreak = frank[2]!.cache!.break!;
+    expect(await page.getAttribute("#cache-breaks", "data-value")).toBe("2");
+    expect(await page.textContent("#cache-break-cost b")).toBe(
+      `$${((erinBreak.cost_micros + frankBreak.cost_micros) / 1e6).toFixed(4)}`,
+    );
+    expect(await page.getAttribute("#cache-turns", "data-value")).toBe("7");
+    const users = await tableValues("#cache-users", "data-user");
+    expect(users.map((u) => [u.key, u.breaks, u.cost, u.missed])).toEqual([
+      [ERIN, "1", String(erinBreak.cost_micros), String(erinBreak.missed_tokens)],
+      [FRANK, "1", String(frankBreak.cost_micros), String(frankBreak.missed_tokens)],
+    ]);
+    const causes = await tableValues("#cache-causes", "data-cause");
+    expect(causes.map((c) => [c.key, c.breaks, c.cost])).toEqual([
+      ["tools_changed", "1", String(erinBreak.cost_micros)],
+      ["system_changed", "1", String(frankBreak.cost_micros)],
+    ]);
+    expect(await page.textContent('#cache-causes tr[data-cause="tools_changed"] td[data-col="cause"]')).toBe(
+      "tools changed",
+    );
+    const costliest = await tableValues("#costliest-breaks", "data-id");
+    expect(costliest.map((b) => [b.key, b.user, b.cause, b.first_changed, b.cost, b.session])).toEqual([
+      [erin[2]!.id, ERIN, "tools_changed", "tools", String(erinBreak.cost_micros), "sess-erin-cache"],
+      [
+        frank[2]!.id,
+        FRANK,
+        "system_changed",
+        "system[2]",
+        String(frankBreak.cost_micros),
+        "sess-frank-cache",
+      ],
+    ]);
+    await page.screenshot({ path: join(PROJECT_ROOT, "test-artifacts/dashboard-cache.png"), fullPage: true });
+  });
+
+  it("a session shows each turn as cache read / write / uncached input, the break marked with its cause", async () => {
+    await reloading(() => page.click('#costliest-breaks tr[data-id] td[data-col="session"] a'));
+    expect(query()).toEqual({ view: "session", session: "sess-erin-cache", interception: erin[2]!.id });
+    const bars = await page.$$eval("#cache-chart rect[data-turn]", (rects) =>
+      rects.map((r) => [
+        r.getAttribute("data-turn"),
+        r.getAttribute("data-key"),
+        Number(r.getAttribute("data-value")),
+      ]),
+    );
+    const expected = erin.flatMap((t, i) =>
+      (
+        [
+          ["cache read", t.tokens.cache_read],
+          ["cache write", t.tokens.cache_write],
+          ["uncached input", t.tokens.input],
+        ] as const
+      )
+        .filter(([, v]) => v > 0)
+        .map(([key, v]) => [String(i + 1), key, v]),
+    );
+    expect(bars).toEqual(expected);
+    // Turn 3 read nothing: its bar is all write (and a little uncached input).
+    expect(bars.filter(([turn, key]) => turn === "3" && key === "cache read")).toEqual([]);
+    const brk = erin[2]!.cache!.break!;
+    const marks = await page.$$eval("#cache-chart g.mark", (gs) =>
+      gs.map((g) => [
+        g.getAttribute("data-turn"),
+        g.getAttribute("data-cause"),
+        g.querySelector("text")?.textContent,
+        g.querySelector("title")?.textContent,
+      ]),
+    );
+    const usd = `$${(brk.cost_micros / 1e6).toFixed(4)}`;
+    expect(marks).toEqual([
+      ["3", "tools_changed", "tools changed", `cache break: tools changed at tools, ${usd}`],
+    ]);
+    expect(await page.getAttribute("#cache-chart line[data-tick]", "data-tick")).toBe(
+      String(erin[2]!.cache!.expected_read_tokens),
+    );
+    const rows = await tableValues("#breaks-table", "data-turn");
+    expect(rows).toEqual([
+      {
+        key: "3",
+        cause: "tools_changed",
+        first_changed: "tools",
+        expected: String(erin[2]!.cache!.expected_read_tokens),
+        read: "0",
+        missed: String(brk.missed_tokens),
+        cost: String(brk.cost_micros),
+      },
+    ]);
+    expect(await page.textContent('#breaks-table td[data-col="cost"]')).toBe(
+      `$${(brk.cost_micros / 1e6).toFixed(4)}`,
+    );
+    expect(await page.getAttribute("#cache-breaks", "data-value")).toBe("1");
+    expect(await page.textContent("#cache-break-cost b")).toBe(`$${(brk.cost_micros / 1e6).toFixed(4)}`);
+    expect(await page.textContent("#detail-id")).toBe(erin[2]!.id);
+    await page.screenshot({
+      path: join(PROJECT_ROOT, "test-artifacts/dashboard-session.png"),
+      fullPage: true,
+    });
+  });
+
+  it("the interceptions list links each turn to its session", async () => {
+    await reloading(() => page.click('#nav a[href="/admin"]'));
+    await reloading(() =>
+      page.click(`#interceptions-table tr[data-id="${frank[2]!.id}"] td[data-col="session"] a`),
+    );
+    expect(query()).toEqual({ view: "session", session: "sess-frank-cache", interception: frank[2]!.id });
+    expect(await tableValues("#breaks-table", "data-turn")).toEqual([
+      expect.objectContaining({ key: "3", cause: "system_changed", first_changed: "system[2]" }),
+    ]);
     expect(consoleErrors.filter((e) => !e.startsWith("Failed to load resource"))).toEqual([]);
   });
 });

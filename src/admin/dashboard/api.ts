@@ -38,6 +38,9 @@ export interface UsageRow {
   unpriced_usages: number;
   cache_hit_ratio: number | null;
   last_seen: string | null;
+  /** Prompt-cache breaks of the row's turns and what they cost (docs/cache.md). */
+  cache_breaks?: number;
+  cache_break_cost_usd?: number;
   user?: string;
   model?: string;
   day?: string;
@@ -89,10 +92,31 @@ export interface InterceptionDetail extends InterceptionSummary {
   thoughts: { source: string; content: string }[];
 }
 
+/** Why a turn read less from the prompt cache than the turn before it left there (docs/cache.md). */
+export interface CacheBreak {
+  cause: string;
+  first_changed: string | null;
+  missed_tokens: number;
+  cost_micros: number | null;
+  cost_usd: number | null;
+  reference: string;
+  gap_seconds: number;
+}
+
+/** A turn's prompt-cache view; null for a turn without a fingerprint or usage. */
+export interface TurnCache {
+  read_tokens: number;
+  write_tokens: number;
+  expected_read_tokens: number;
+  hit_ratio: number | null;
+  wasted_write_tokens: number;
+  break: CacheBreak | null;
+}
+
 export interface SessionResponse {
   session_id: string;
   users: string[];
-  interceptions: InterceptionSummary[];
+  interceptions: (InterceptionSummary & { cache: TurnCache | null })[];
   totals: {
     requests: number;
     input_tokens: number;
@@ -101,5 +125,36 @@ export interface SessionResponse {
     cache_write_tokens: number;
     cost_micros: number | null;
     unpriced_usages: number;
+    cache: { hit_ratio: number | null; breaks: number; break_cost_usd: number; wasted_write_tokens: number };
   };
+}
+
+/** One group of GET /cache (the group_by dimension is an extra string field). */
+export interface CacheGroup {
+  turns: number;
+  breaks: number;
+  break_cost_usd: number;
+  missed_tokens: number;
+  wasted_write_tokens: number;
+  hit_ratio: number | null;
+  user?: string;
+  cause?: string;
+  client?: string;
+}
+
+export interface CacheResponse {
+  from: string;
+  to: string | null;
+  rows: CacheGroup[];
+  totals: { turns: number; breaks: number; break_cost_usd: number; wasted_write_tokens: number };
+  /** The costliest breaks, worst first. */
+  breaks: (CacheBreak & {
+    interception_id: string;
+    session_id: string | null;
+    user: string;
+    client: string;
+    model: string;
+    started_at: string;
+    cache: { read_tokens: number; write_tokens: number; expected_read_tokens: number };
+  })[];
 }

@@ -18,6 +18,12 @@ function row(it: InterceptionSummary): HTMLTableRowElement {
   );
   tr.appendChild(el("td", { "data-col": "model" }, it.model));
   tr.appendChild(el("td", {}, it.client));
+  // The session view: the conversation turn by turn, with its prompt cache.
+  const session = tr.appendChild(el("td", { "data-col": "session" }));
+  if (it.session_id) {
+    const href = linkTo({ view: "session", session: it.session_id, interception: it.id });
+    session.appendChild(el("a", { href, "data-route": "", title: it.session_id }, it.session_id));
+  }
   tr.appendChild(el("td", {}, it.status));
   const t = it.tokens;
   const tokens = `${fmtInt(t.input)} / ${fmtInt(t.output)} / ${fmtInt(t.cache_read + t.cache_write)}`;
@@ -45,6 +51,7 @@ export function interceptionsTable(
     "User",
     "Model",
     "Client",
+    "Session",
     "Status",
     "Tokens in / out / cache",
     "Cost",
@@ -54,7 +61,7 @@ export function interceptionsTable(
   const box = el("div");
   box.appendChild(node);
   for (const it of first.interceptions) body.appendChild(row(it));
-  if (first.interceptions.length === 0) emptyRow(body, 9, "No interceptions in this range.");
+  if (first.interceptions.length === 0) emptyRow(body, 10, "No interceptions in this range.");
   if (more) {
     const button = box.appendChild(el("button", { id: "more", type: "button" }, "Load more"));
     let cursor = first.next_cursor;
