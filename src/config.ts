@@ -23,6 +23,10 @@ export interface Env {
   PRICING_OVERRIDES?: string;
   RECORDS_RETRY_BASE_SECONDS?: string;
   UPSTREAM_IDLE_TIMEOUT_SECONDS?: string;
+  DISCONNECT_DRAIN_SECONDS?: string;
+  BACKGROUND_POLL_FIRST_SECONDS?: string;
+  /** Follow-up polls for background responses (src/background/follow.ts). */
+  BACKGROUND?: Queue<unknown>;
   CORS_ORIGINS?: string;
   [secret: string]: unknown;
 }
@@ -37,6 +41,12 @@ export interface Config {
   retentionDays: number;
   /** Longest wait for upstream response headers, and longest silence inside a stream. */
   upstreamIdleTimeoutMs: number;
+  /** After a client disconnect, how long the relay keeps reading for the final usage (≤ 30 s). */
+  disconnectDrainMs: number;
+  /** First delay before polling a background response; doubles per poll (src/background). */
+  backgroundPollFirstSeconds: number;
+  /** First retry delay for a failed D1 write in the records consumer (0 = at once). */
+  recordsRetryBaseSeconds: number;
   /** Browser origins allowed to call the provider routes; empty = no CORS headers at all. */
   corsOrigins: string[];
   /** Raw MCP_SERVERS JSON; parsed and validated by src/mcp/config.ts. */
@@ -77,6 +87,10 @@ export function parseConfig(env: Env): Config {
     retentionDays: parsePositiveInt(env, "RETENTION_DAYS", 60),
     corsOrigins: parseOrigins(env, "CORS_ORIGINS"),
     upstreamIdleTimeoutMs: parsePositiveInt(env, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 300) * 1000,
+    // waitUntil gives a request about 30 s after its response ends; the drain must finish within it.
+    disconnectDrainMs: parseIntInRange(env, "DISCONNECT_DRAIN_SECONDS", 25, 1, 28) * 1000,
+    backgroundPollFirstSeconds: parseIntInRange(env, "BACKGROUND_POLL_FIRST_SECONDS", 5, 1, 3600),
+    recordsRetryBaseSeconds: parseIntInRange(env, "RECORDS_RETRY_BASE_SECONDS", 2, 0, 300),
     mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",
     pricingOverrides: parsePricingOverrides(env),
   };
@@ -139,6 +153,15 @@ function parsePositiveInt(env: Env, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new ConfigError(name, "must be a positive integer");
+  return value;
+}
+
+function parseIntInRange(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = stringVar(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}`);
   return value;
 }
 

@@ -60,7 +60,10 @@ async function children(db: D1Database, ids: string[]) {
       .bind(idsJson),
     db
       .prepare(
-        `select interception_id, substr(prompt, 1, ${PROMPT_PREVIEW_CHARS}) as prompt, length(prompt) as length
+        // As bytes (hex): SQLite's text substr()/length() stop at a NUL character, so a prompt
+        // starting with one previewed as empty. At most 4 UTF-8 bytes per character of preview.
+        `select interception_id, hex(substr(cast(prompt as blob), 1, ${PROMPT_PREVIEW_CHARS * 4})) as head,
+           length(cast(prompt as blob)) as bytes
          from aibridge_user_prompts where interception_id in (select value from json_each(?1))
          order by created_at, id`,
       )
@@ -74,8 +77,27 @@ async function children(db: D1Database, ids: string[]) {
   ]);
   return {
     tokens: new Map((tokens!.results as unknown as TokenSums[]).map((row) => [row.interception_id, row])),
-    prompts: groupBy(prompts!.results as { interception_id: string; prompt: string; length: number }[]),
+    prompts: groupBy(
+      (prompts!.results as { interception_id: string; head: string; bytes: number }[]).map(promptPreview),
+    ),
     tools: groupBy(tools!.results as { interception_id: string; tool: string; injected: number }[]),
+  };
+}
+
+/** The first PROMPT_PREVIEW_CHARS characters of a prompt from its first bytes, and whether that is all. */
+function promptPreview(row: { interception_id: string; head: string; bytes: number }) {
+  const bytes = new Uint8Array(row.head.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(row.head.slice(i * 2, i * 2 + 2), 16);
+  let text = new TextDecoder().decode(bytes);
+  const cut = row.bytes > bytes.length;
+  // A character cut in half by the byte limit decodes as U+FFFD at the very end: not part of the text.
+  if (cut) text = text.replace(/\uFFFD$/, "");
+  let preview = text.slice(0, PROMPT_PREVIEW_CHARS);
+  if (/[\uD800-\uDBFF]$/.test(preview)) preview = preview.slice(0, -1);
+  return {
+    interception_id: row.interception_id,
+    prompt: preview,
+    truncated: cut || preview.length < text.length,
   };
 }
 
@@ -117,7 +139,8 @@ function summary(row: InterceptionRow, related: Awaited<ReturnType<typeof childr
     cost_micros: costOf(tokens),
     unpriced_usages: tokens?.unpriced_usages ?? 0,
     prompt: prompt?.prompt ?? null,
-    prompt_truncated: prompt ? prompt.length > PROMPT_PREVIEW_CHARS : false,
+    // Parts beyond the first row (aibridge_record_parts) also make a prompt longer than its preview.
+    prompt_truncated: prompt ? prompt.truncated : false,
     tools: (related.tools.get(row.id) ?? []).map((t) => ({ tool: t.tool, injected: t.injected === 1 })),
   };
 }

@@ -12,6 +12,17 @@ export const NO_END = 8_640_000_000_000_000;
  * from=2026-05-01&to=2026-05-01 is the whole day.
  */
 export function parseTime(name: string, value: string, now: number, asEnd = false): number {
+  const time = parseTimeUnchecked(name, value, now, asEnd);
+  // Dates outside years 1970-9999 cannot be shown back (toISOString throws): a 400, not a 500.
+  if (!Number.isFinite(time) || time < 0 || time > LATEST_MS) {
+    throw new ParamError(`${name}: "${value.slice(0, 40)}" is out of range (1970 to 9999).`);
+  }
+  return time;
+}
+
+const LATEST_MS = Date.UTC(10000, 0, 1);
+
+function parseTimeUnchecked(name: string, value: string, now: number, asEnd: boolean): number {
   const relative = /^(\d+)([dh])$/.exec(value);
   if (relative) return now - Number(relative[1]) * (relative[2] === "d" ? DAY_MS : 3_600_000);
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {

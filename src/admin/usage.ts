@@ -30,6 +30,10 @@ export interface UsageNumbers {
   cost_micros: number | null;
   /** Usage records whose model has no price (their cost is not in cost_micros). */
   unpriced_usages: number;
+  /** Requests with at least one estimated usage record (the provider's final count never came). */
+  estimated_requests: number;
+  /** Usage records whose counts are estimates (aibridge_token_usages.estimated). */
+  estimated_usages: number;
 }
 
 export type UsageRow = Partial<Record<Dimension, string>> &
@@ -79,6 +83,8 @@ export async function queryUsage(db: D1Database, groupBy: Dimension[], filter: U
       case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
            else coalesce(sum(t.cost_micros), 0) end as cost_micros,
       count(t.id) - count(t.cost_micros) as unpriced_usages,
+      count(distinct case when t.estimated = 1 then i.id end) as estimated_requests,
+      coalesce(sum(t.estimated), 0) as estimated_usages,
       max(i.started_at) as last_seen
     from aibridge_interceptions i
     left join aibridge_token_usages t on t.interception_id = i.id
@@ -126,6 +132,8 @@ function totalsOf(rows: UsageRow[]): UsageRow {
       reasoning_tokens: sum((r) => r.reasoning_tokens),
       cost_micros: priced ? sum((r) => r.cost_micros ?? 0) : null,
       unpriced_usages: sum((r) => r.unpriced_usages),
+      estimated_requests: sum((r) => r.estimated_requests),
+      estimated_usages: sum((r) => r.estimated_usages),
     },
     lastSeen,
   );

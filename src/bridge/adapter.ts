@@ -21,6 +21,8 @@ export interface ResponseOutcome {
   stopReason: string | null;
   /** Set when the provider reported an error (in a blocking body or as a stream error event). */
   error?: { type: string; message: string } | null;
+  /** A response that is not finished yet (OpenAI background): its usage comes later (src/background). */
+  pendingResponseId?: string | null;
 }
 
 export interface StreamParser {

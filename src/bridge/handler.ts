@@ -5,18 +5,22 @@
 import type { Context } from "hono";
 import { observeCachePrefix } from "../analytics/observe";
 import type { AppEnv } from "../app-env";
+import { followBackgroundResponse } from "../background/follow";
 import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
 import { createSseDecoder } from "../sse/decoder";
+import { requestTextChars } from "../usage/estimate";
 import type { ProviderAdapter, StreamRewriter } from "./adapter";
 import { readJsonBody } from "./body";
 import { detectClient } from "./client";
+import { relayedFieldProblem } from "./fields";
 import {
   clientResponseHeaders,
   fetchUpstream,
   UpstreamTimeoutError,
   UpstreamUnreachableError,
   upstreamRequestHeaders,
+  withoutCredentialParams,
 } from "./http";
 import { Interception, type OverheadTimings } from "./interception";
 import { runWithInjectedTools } from "./loop";
@@ -33,6 +37,8 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     if (!parsed.ok) return adapter.errorResponse(400, parsed.message);
     const parseMs = performance.now() - parseStarted;
     const { json, bytes, text, model } = parsed.body;
+    const problem = relayedFieldProblem(json);
+    if (problem) return adapter.errorResponse(400, problem);
 
     const credential = adapter.credential(config, actor);
     const facts = adapter.describeRequest(json, request.headers);
@@ -54,10 +60,11 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     );
     interception.timings.auth = c.get("authMs") ?? 0;
     interception.timings.parse = parseMs;
+    interception.requestTextChars = requestTextChars(json);
     if (facts.prompt) interception.recordPrompt(facts.prompt);
     observeCachePrefix(c.executionCtx, c.env, interception, text);
 
-    const incomingUrl = new URL(request.url);
+    const incomingUrl = new URL(withoutCredentialParams(request.url));
     const headers = upstreamRequestHeaders(request.headers, credential);
     for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {
       if (!headers.has(name)) headers.set(name, value);
@@ -123,6 +130,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const raw = await upstream.arrayBuffer();
     try {
       const outcome = adapter.recordBlocking(JSON.parse(new TextDecoder().decode(raw)), interception);
+      if (outcome.pendingResponseId) followLater(c, interception, outcome.pendingResponseId);
       interception.end(
         outcome.error
           ? { status: "failed", errorType: outcome.error.type, errorMessage: outcome.error.message }
@@ -134,6 +142,22 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     }
     return new Response(raw, { status: upstream.status, headers: responseHeaders });
   };
+}
+
+/** A response that finishes later (OpenAI background): the gateway follows it (src/background). */
+function followLater(c: Context<AppEnv>, interception: Interception, responseId: string): void {
+  const { info } = interception;
+  const owner = {
+    interceptionId: info.id,
+    model: info.model,
+    initiatorId: info.initiatorId,
+    client: info.client,
+  };
+  c.executionCtx.waitUntil(
+    followBackgroundResponse(c.env, responseId, owner, c.get("actor").byokCredential).catch((error) =>
+      log.error("background_follow_failed", { interception: info.id, error: String(error) }),
+    ),
+  );
 }
 
 function relayUpstreamStream(
@@ -174,7 +198,13 @@ function relayUpstreamStream(
         }
       },
     },
-    { signal: c.req.raw.signal, limits: { idleTimeoutMs: c.get("config").upstreamIdleTimeoutMs } },
+    {
+      signal: c.req.raw.signal,
+      limits: {
+        idleTimeoutMs: c.get("config").upstreamIdleTimeoutMs,
+        drainTimeoutMs: c.get("config").disconnectDrainMs,
+      },
+    },
   );
 }
 

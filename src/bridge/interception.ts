@@ -76,6 +76,8 @@ export interface InterceptionTotals {
   extra: Record<string, number>;
   toolCalls: number;
   injectedToolCalls: number;
+  /** Usage records whose counts are estimates (the provider's final usage never arrived). */
+  estimatedUsages: number;
 }
 
 export class Interception {
@@ -88,7 +90,10 @@ export class Interception {
     extra: {},
     toolCalls: 0,
     injectedToolCalls: 0,
+    estimatedUsages: 0,
   };
+  /** Characters of text in the request (src/usage/estimate.ts): the input estimate's basis. */
+  requestTextChars = 0;
   readonly timings: Partial<OverheadTimings> = {};
   private readonly buffer: RecordMessage[] = [];
   private ended: InterceptionEnded | null = null;
@@ -143,6 +148,7 @@ export class Interception {
     for (const [type, count] of Object.entries(usage.extraTokenTypes ?? {})) {
       t.extra[type] = (t.extra[type] ?? 0) + count;
     }
+    if (usage.estimateMethod) t.estimatedUsages += 1;
     this.buffer.push({
       kind: "token_usage",
       id: uuidv7(),
@@ -220,6 +226,7 @@ export class Interception {
         output: this.totals.outputTokens,
         cacheRead: this.totals.cacheReadInputTokens,
         cacheWrite: this.totals.cacheWriteInputTokens,
+        estimatedUsages: this.totals.estimatedUsages,
       },
       // The gateway's own time (ms), as in Server-Timing and the interception_end datapoint.
       overhead: { ...this.timings, total: this.overheadMs() },
@@ -260,6 +267,7 @@ export class Interception {
         upstream_headers_ms: t.upstreamHeaders ?? 0,
         first_byte_ms: t.firstByte ?? 0,
         overhead_ms: overhead,
+        estimated_usages: this.totals.estimatedUsages,
       },
     );
     const tokens: Record<string, number> = {

@@ -336,7 +336,11 @@ class Loop {
       const done = new Promise<{ relay: RelayOutcome; outcome: ResponseOutcome }>(
         (resolve) => (ended = resolve),
       );
-      const limits = { idleTimeoutMs: c.get("config").upstreamIdleTimeoutMs };
+      const config = c.get("config");
+      const limits = {
+        idleTimeoutMs: config.upstreamIdleTimeoutMs,
+        drainTimeoutMs: config.disconnectDrainMs,
+      };
       const relayed = relayStream(
         body,
         c.executionCtx,

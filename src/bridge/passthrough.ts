@@ -11,6 +11,7 @@ import {
   fetchUpstream,
   UpstreamUnreachableError,
   upstreamRequestHeaders,
+  withoutCredentialParams,
 } from "./http";
 
 export interface PassthroughOptions {
@@ -44,7 +45,7 @@ export function passthroughHandler(options: PassthroughOptions) {
       );
     let upstream: Response;
     try {
-      upstream = await fetchUpstream(options.target(c), {
+      upstream = await fetchUpstream(withoutCredentialParams(options.target(c)), {
         method: request.method,
         headers,
         body: hasBody ? request.body : undefined,

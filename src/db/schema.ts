@@ -79,6 +79,12 @@ export const tokenUsages = sqliteTable(
     rawUsage: text("raw_usage", { mode: "json" }),
     /** Cost in micro-dollars; null when the model has no known price. */
     costMicros: integer("cost_micros"),
+    /**
+     * True when the provider's final usage never arrived (stream cut, disconnect drain bound) and
+     * the counts were estimated from what was seen; estimate_method says how (src/usage/estimate.ts).
+     */
+    estimated: integer("estimated", { mode: "boolean" }).notNull().default(false),
+    estimateMethod: text("estimate_method"),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [

@@ -24,6 +24,7 @@ export const LAYOUT = {
       "upstream_headers_ms",
       "first_byte_ms",
       "overhead_ms",
+      "estimated_usages",
     ],
   },
   /** One per token type with a non-zero count per interception. */

@@ -99,10 +99,28 @@ export async function sendRecords(sink: RecordSink, input: readonly RecordMessag
   return outcome;
 }
 
+/**
+ * Lone UTF-16 surrogates (a client may send `"\ud800"` in JSON) have no UTF-8 form: D1 would store
+ * something other than the text, and readers disagree on what. They are replaced with U+FFFD
+ * before storage, in every string field of a record.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+export function wellFormed<T extends object>(record: T): T {
+  let copy: Record<string, unknown> | null = null;
+  for (const [name, value] of Object.entries(record)) {
+    if (typeof value !== "string" || !LONE_SURROGATE.test(value)) continue;
+    LONE_SURROGATE.lastIndex = 0;
+    copy ??= { ...(record as Record<string, unknown>) };
+    copy[name] = value.replace(LONE_SURROGATE, "\uFFFD");
+  }
+  return (copy ?? record) as T;
+}
+
 /** Moves the part of a prompt, tool input or thought beyond one row's worth into record_part records. */
-export function splitLongTexts(records: readonly RecordMessage[]): RecordMessage[] {
+export function splitLongTexts(input: readonly RecordMessage[]): RecordMessage[] {
   const out: RecordMessage[] = [];
-  for (const record of records) {
+  for (const record of input.map(wellFormed)) {
     const field =
       record.kind === "prompt"
         ? "prompt"

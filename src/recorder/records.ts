@@ -57,6 +57,8 @@ export interface TokenUsage {
   extraTokenTypes: Record<string, number> | null;
   rawUsage: unknown;
   costMicros: number | null;
+  /** Set when the counts are an estimate (the provider's final usage never arrived): how. */
+  estimateMethod?: string | null;
   createdAt: number;
 }
 

@@ -64,8 +64,12 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
     );
   }
   for (const rows of chunk(
-    byKind.token_usage.map(({ kind: _, ...row }) => row),
-    12,
+    byKind.token_usage.map(({ kind: _, ...row }) => ({
+      ...row,
+      estimated: Boolean(row.estimateMethod),
+      estimateMethod: row.estimateMethod ?? null,
+    })),
+    14,
   )) {
     statements.push(db.insert(schema.tokenUsages).values(rows).onConflictDoNothing());
   }

@@ -15,9 +15,12 @@
  *   hostile          stream: thinking + tools + text with \r\n line ends and comment lines, written
  *                    in 1..13-byte pieces (boundaries fall inside multi-byte UTF-8 characters)
  *   slow             stream: 40 text deltas 50 ms apart, final output_tokens 4242
+ *   endless          stream: one English word per text delta, 100 ms apart, for 45 s; the final
+ *                    usage counts one output token per word (ENDLESS_WORDS): longer than any drain
  *   gated            stream: stops after the first two events until POST /__fake/release/{trace}
  *   status-{code}    an error answer with that status in Anthropic's shape (+ retry-after on 429/529)
  *   garbage          200 with a body that is not JSON
+ *   early-hints      a `103 Early Hints` interim response, then the text answer
  *   prompt-cache     a short text answer whose usage comes from simulated prompt caching of the
  *                    request's prefix (prompt-cache.ts); POST /__fake/clock {"advance_ms"} moves its clock
  *
@@ -43,6 +46,12 @@ const sent = new Map<string, SentRecord>();
 const releases = new Map<string, () => void>();
 
 const REQUEST_ID = "req_011CFakeRequestId0001";
+
+/** The endless scenario's text, one word (with its leading space) per delta and per output token. */
+export const ENDLESS_WORDS =
+  "The gateway keeps reading the stream after the client leaves so that the usage the provider bills is still recorded even when the final count never arrives".split(
+    " ",
+  );
 
 export const FAKE_MODELS = [
   {
@@ -455,6 +464,35 @@ async function stream(
     return writer.end();
   }
 
+  if (scenario === "endless") {
+    const [start, ping, blockStart] = streamEvents("text", model) as [SseEvent, SseEvent, SseEvent];
+    (start[1].message as Json).id = "msg_01FakeEndless";
+    (start[1].message as Json).usage = usage(30, 1);
+    write(encodeEvents([start, ping, blockStart]));
+    let words = 0;
+    for (; words < 450; words++) {
+      await pause(100);
+      const text = ` ${ENDLESS_WORDS[words % ENDLESS_WORDS.length]}`;
+      const piece = { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } };
+      if (!write(encodeEvents([["content_block_delta", piece]]))) return;
+    }
+    write(
+      encodeEvents([
+        ["content_block_stop", { type: "content_block_stop", index: 0 }],
+        [
+          "message_delta",
+          {
+            type: "message_delta",
+            delta: { stop_reason: "end_turn", stop_sequence: null },
+            usage: { output_tokens: words },
+          },
+        ],
+        ["message_stop", { type: "message_stop" }],
+      ]),
+    );
+    return writer.end();
+  }
+
   const events = streamEvents(scenario, model, custom);
   if (scenario === "gated") {
     write(encodeEvents(events.slice(0, 2)));
@@ -540,6 +578,8 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
       writer.write(Buffer.from("<html>not json</html>"));
       return writer.end();
     }
+    // An interim 103 before the answer: a gateway must wait for the final status.
+    if (scenario === "early-hints") response.writeEarlyHints({ link: "</hint.css>; rel=preload; as=style" });
     const custom =
       scenario === "prompt-cache" ? promptCacheScenario(parsed as Json, clockOf(request)) : undefined;
     if (parsed.stream === true)

@@ -12,6 +12,10 @@
  * midstream-error, failed, incomplete, error-event, truncated (Responses), hangup (socket destroyed: an
  * unreachable upstream), slow (a 2 s chat stream; GET /__fake/sent/{x-fake-trace} says whether it was
  * written to the end).
+ *
+ * Background responses (`background: true`, not streamed) get their own id (`resp_bg_N`) and stay
+ * `queued`, then `in_progress` on the next GET, until POST /__fake/complete/{id}; from then on
+ * GET /v1/responses/{id} shows them completed with BACKGROUND_USAGE.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { advanceClock, openaiResponsesCacheUsage } from "./prompt-cache";
@@ -506,6 +510,17 @@ function responsesStream(request: ResponsesRequest, scenario: string): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** What a background response reports once it is done (distinct from every other scenario's). */
+export const BACKGROUND_USAGE = {
+  input_tokens: 1200,
+  input_tokens_details: { cached_tokens: 200 },
+  output_tokens: 345,
+  output_tokens_details: { reasoning_tokens: 100 },
+  total_tokens: 1545,
+};
+const backgroundResponses = new Map<string, { status: string; request: ResponsesRequest }>();
+let backgroundCount = 0;
+
 /** slow: per x-fake-trace, whether the fake wrote its whole stream before the connection closed. */
 const slowStreams = new Map<string, { completed: boolean }>();
 
@@ -540,6 +555,11 @@ async function slowChatStream(response: ServerResponse, model: string, trace: st
 export async function handleOpenAI(request: IncomingMessage, body: Buffer, response: ServerResponse) {
   const url = new URL(request.url ?? "/", "http://fake");
   const scenario = scenarioOf(request);
+  if (url.pathname.startsWith("/__fake/complete/")) {
+    const job = backgroundResponses.get(decodeURIComponent(url.pathname.slice("/__fake/complete/".length)));
+    if (job) job.status = "completed";
+    return json(response, job ? 200 : 404, { completed: Boolean(job) });
+  }
   if (url.pathname.startsWith("/__fake/sent/")) {
     const state = slowStreams.get(decodeURIComponent(url.pathname.slice("/__fake/sent/".length)));
     return json(response, state ? 200 : 404, state ?? { error: "no such trace" });
@@ -584,7 +604,11 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
     }
     if (!parsed.stream) {
       // background: accepted at once, output and usage come later (GET /v1/responses/{id}).
-      if (parsed.background) return json(response, 200, responseObject(parsed, scenario, "queued", []));
+      if (parsed.background) {
+        const id = `resp_bg_${++backgroundCount}`;
+        backgroundResponses.set(id, { status: "queued", request: parsed });
+        return json(response, 200, { ...responseObject(parsed, scenario, "queued", []), id });
+      }
       const status = scenario === "incomplete" ? "incomplete" : "completed";
       return json(response, 200, responseObject(parsed, scenario, status, responseItems(parsed, scenario)));
     }
@@ -612,6 +636,18 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
   const stored = /^\/v1\/responses\/([^/]+)(\/input_items|\/cancel)?$/.exec(path);
   if (stored) {
     const [, id, sub] = stored;
+    const job = backgroundResponses.get(id!);
+    if (request.method === "GET" && !sub && job) {
+      const done = job.status === "completed";
+      const body = responseObject(
+        job.request,
+        "default",
+        job.status,
+        done ? responseItems(job.request, "default") : [],
+      );
+      if (job.status === "queued") job.status = "in_progress";
+      return json(response, 200, { ...body, id, usage: done ? BACKGROUND_USAGE : null });
+    }
     if (request.method === "GET" && !sub) {
       return json(response, 200, { ...responseObject({ model: "gpt-5" }, "default", "completed", []), id });
     }

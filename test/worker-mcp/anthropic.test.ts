@@ -296,10 +296,20 @@ describe("Anthropic Messages with injected MCP tools", () => {
       ],
     };
     await env.KV.put(cacheKey(down), JSON.stringify(entry));
+    const warn = vi.spyOn(console, "warn");
     await client("a-cached", "none").messages.create(question());
     const [sent] = await upstreamRequests("a-cached");
     expect(JSON.parse(sent!.text).tools.map((tool: { name: string }) => tool.name)).toContain(
       "bmcp_down_lookup",
     );
+    // Contacting the down server would fail, be logged and rewrite the cache entry with the error
+    // (falling back to the same cached tools, so the request alone cannot tell). Neither happened.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const unavailable = warn.mock.calls
+      .map((args) => String(args[0]))
+      .filter((line) => line.includes("mcp_server_unavailable") && line.includes('"server":"down"'));
+    warn.mockRestore();
+    expect(unavailable).toEqual([]);
+    expect(await env.KV.get<CacheEntry>(cacheKey(down), "json")).toEqual(entry);
   });
 });

@@ -743,13 +743,10 @@ describe("the request reaches the upstream unchanged", () => {
 // ---- passthrough ---------------------------------------------------------------------------------
 
 describe("passthrough allowlist", () => {
-  const count = async () =>
-    (await rows<{ n: number }>("select count(*) as n from aibridge_interceptions"))[0]?.n;
-
   it("models, models/{id}, count_tokens and event_logging pass with the provider key and are not intercepted", async () => {
     const client = sdk();
     const t = trace();
-    const before = await count();
+    const startedAt = Date.now();
 
     const page = await client.models.list({ limit: 1 }, { headers: t.headers });
     expect(page.data.map((m) => m.id)).toEqual(["claude-sonnet-4-5-20250929"]);
@@ -778,7 +775,18 @@ describe("passthrough allowlist", () => {
     expect(seen?.url).toBe("/api/event_logging/batch");
     expect(seen?.body).toEqual(new TextEncoder().encode(telemetry));
 
-    expect(await count()).toBe(before);
+    // A bridged request last, as a marker: once its records are in D1, any interception the
+    // passthrough calls above had opened (their records were sent earlier) would be there too.
+    const marker = await client.messages
+      .create({ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "marker" }] })
+      .withResponse();
+    const markerId = marker.response.headers.get("x-aibridge-interception-id")!;
+    await endedInterception(markerId);
+    const since = await rows<{ id: string }>(
+      "select id from aibridge_interceptions where started_at >= ?",
+      startedAt,
+    );
+    expect(since.map((row) => row.id)).toEqual([markerId]);
   });
 
   it("everything else under /anthropic is 404 in Anthropic's shape and never reaches the upstream", async () => {

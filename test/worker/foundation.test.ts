@@ -89,14 +89,25 @@ function recordSet(interceptionId: string): RecordMessage[] {
   ];
 }
 
-async function deliver(records: RecordMessage[], overrides: Partial<typeof env> = {}) {
+async function deliver(records: RecordMessage[], overrides: Partial<typeof env> = {}, attempts = 1) {
   const batch = createMessageBatch(
     "aibridge-records",
-    records.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
+    records.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts, body })),
   );
+  // The delay each retry asked for (getQueueResult reports which messages, not their delays).
+  const delays: Record<string, number | undefined> = {};
+  for (const message of batch.messages) {
+    const retry = message.retry.bind(message);
+    Object.defineProperty(message, "retry", {
+      value: (options?: QueueRetryOptions) => {
+        delays[message.id] = options?.delaySeconds;
+        retry(options);
+      },
+    });
+  }
   const ctx = createExecutionContext();
   await worker.queue(batch, { ...env, ...overrides });
-  return getQueueResult(batch, ctx);
+  return { ...(await getQueueResult(batch, ctx)), delays };
 }
 
 afterEach(() => {
@@ -220,26 +231,44 @@ describe("record pipeline", () => {
   });
 
   it("retries with backoff when D1 fails, without holding back the records that can be written", async () => {
+    const id = "018f0000-0000-7000-8000-000000000003";
+    // D1 refuses any write that includes the prompt record (m2): the batch as a whole, and m2 alone.
     const failingDb = new Proxy(env.DB, {
       get(target, property) {
-        if (property === "batch") return () => Promise.reject(new Error("D1 is down"));
         const value = Reflect.get(target, property);
+        if (property === "batch") {
+          return (statements: { params?: unknown[] }[]) =>
+            statements.some((s) => JSON.stringify(s.params ?? []).includes(`${id}-prompt`))
+              ? Promise.reject(new Error("D1 is down"))
+              : (value as D1Database["batch"]).call(target, statements as D1PreparedStatement[]);
+        }
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
-    const result = await deliver(recordSet("018f0000-0000-7000-8000-000000000003"), {
-      DB: failingDb,
-      RECORDS_RETRY_BASE_SECONDS: "3",
-    });
+    const records = recordSet(id);
+    expect(records[2]).toMatchObject({ kind: "prompt", id: `${id}-prompt` });
+    const result = await deliver(records, { DB: failingDb, RECORDS_RETRY_BASE_SECONDS: "3" });
     expect(result.ackAll).toBe(false);
-    expect(result.explicitAcks).toHaveLength(0);
-    expect(result.retryMessages).toHaveLength(4);
-    expect(result.retryMessages.map((m: { msgId: string }) => m.msgId).sort()).toEqual([
-      "m0",
-      "m1",
-      "m2",
-      "m3",
-    ]);
+    expect(result.explicitAcks.sort()).toEqual(["m0", "m1", "m3"]);
+    // First retry after the base delay; later attempts double it, capped at 5 minutes.
+    expect(result.retryMessages).toEqual([{ msgId: "m2" }]);
+    expect(result.delays).toEqual({ m2: 3 });
+    expect((await rows("select id from aibridge_token_usages where id = ?", `${id}-usage`)).length).toBe(1);
+    expect((await rows("select status from aibridge_interceptions where id = ?", id))[0]).toEqual({
+      status: "completed",
+    });
+    expect(await rows("select id from aibridge_user_prompts where id = ?", `${id}-prompt`)).toEqual([]);
+
+    const third = await deliver([records[2]!], { DB: failingDb, RECORDS_RETRY_BASE_SECONDS: "3" }, 3);
+    expect(third.delays).toEqual({ m0: 12 });
+    const late = await deliver([records[2]!], { DB: failingDb, RECORDS_RETRY_BASE_SECONDS: "3" }, 10);
+    expect(late.delays).toEqual({ m0: 300 });
+  });
+
+  it("refuses a RECORDS_RETRY_BASE_SECONDS that is not a whole number of seconds, like every setting", async () => {
+    await expect(
+      deliver(recordSet("018f0000-0000-7000-8000-00000000000a"), { RECORDS_RETRY_BASE_SECONDS: "soon" }),
+    ).rejects.toThrow(/RECORDS_RETRY_BASE_SECONDS/);
   });
 
   it("sends a record that keeps failing to the dead-letter queue, where it is kept whole", async () => {

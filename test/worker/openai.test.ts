@@ -651,7 +651,8 @@ describe("responses", { timeout: QUEUE_TESTS_TIMEOUT }, () => {
         expected: { status: "completed", stop_reason: "max_output_tokens" },
         tokens: 1,
       },
-      { scenario: "error-event", expected: { status: "failed", error_type: "server_error" }, tokens: 0 },
+      // No terminal event, so no usage from the provider: an estimate, marked as such.
+      { scenario: "error-event", expected: { status: "failed", error_type: "server_error" }, tokens: 1 },
     ];
     for (const { scenario, expected, tokens: tokenRows } of cases) {
       const id = ids(`resp-${scenario}`);
@@ -663,6 +664,8 @@ describe("responses", { timeout: QUEUE_TESTS_TIMEOUT }, () => {
       const { interception, tokens } = await interceptionOf(id.session);
       expect(interception, scenario).toMatchObject(expected);
       expect(tokens, scenario).toHaveLength(tokenRows);
+      if (scenario === "error-event") expect(tokens[0]).toMatchObject({ estimated: 1 });
+      if (scenario === "incomplete") expect(tokens[0]).toMatchObject({ estimated: 0, estimate_method: null });
     }
     // The SDK surfaces the failure to its user, so nothing was lost in the relay.
     const failing = sdk(ids("resp-failed-sdk"), { "x-fake-scenario": "error-event" }).responses.stream({
@@ -679,14 +682,27 @@ describe("responses", { timeout: QUEUE_TESTS_TIMEOUT }, () => {
       "x-fake-scenario": "truncated",
       "session-id": id.session,
     });
-    await response.arrayBuffer();
+    const relayed = await response.text();
     const { tools, thoughts, tokens } = await interceptionOf(id.session);
     expect(tools.map((t) => [t.tool, t.input])).toEqual([
       ["web_search_call", '{"action":{"type":"search","query":"weather paris"}}'],
       ["get_weather", '{"city":"Paris","unit":"c"}'],
     ]);
     expect(thoughts).toHaveLength(2);
-    expect(tokens).toHaveLength(0);
+    // The usage never came: estimated from the request's text ("Hi") and the deltas streamed.
+    const deltaChars = relayed
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice(6)) as { delta?: unknown })
+      .reduce((n, event) => n + (typeof event.delta === "string" ? event.delta.length : 0), 0);
+    expect(deltaChars).toBeGreaterThan(0);
+    expect(tokens).toHaveLength(1);
+    expect(tokens[0]).toMatchObject({
+      input_tokens: 1,
+      output_tokens: Math.ceil(deltaChars / 4),
+      estimated: 1,
+      estimate_method: "request_chars/4+chars/4",
+    });
   });
 });
 

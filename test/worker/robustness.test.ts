@@ -8,6 +8,14 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import worker from "../../src/index";
 import { createKey, endedInterception, eventually, fakeRequests, GATEWAY, rows } from "./helpers";
 
+/** The fields of an Anthropic stream event these checks read. */
+interface SseData {
+  type: string;
+  message: { usage: { input_tokens: number; output_tokens: number } };
+  usage: { output_tokens: number };
+  delta?: { type?: string; text?: string };
+}
+
 let key: string;
 const logs: string[] = [];
 
@@ -50,12 +58,27 @@ async function expectOpenAIError(response: Response, status: number, message: Re
 }
 
 const ROUTES = [
-  { path: "/anthropic/v1/messages", headers: anthropicHeaders, expectError: expectAnthropicError },
-  { path: "/openai/v1/chat/completions", headers: openaiHeaders, expectError: expectOpenAIError },
-  { path: "/openai/v1/responses", headers: openaiHeaders, expectError: expectOpenAIError },
+  {
+    path: "/anthropic/v1/messages",
+    headers: anthropicHeaders,
+    expectError: expectAnthropicError,
+    upstream: "anthropicUrl" as const,
+  },
+  {
+    path: "/openai/v1/chat/completions",
+    headers: openaiHeaders,
+    expectError: expectOpenAIError,
+    upstream: "openaiUrl" as const,
+  },
+  {
+    path: "/openai/v1/responses",
+    headers: openaiHeaders,
+    expectError: expectOpenAIError,
+    upstream: "openaiUrl" as const,
+  },
 ];
 
-describe.each(ROUTES)("bad input on $path", ({ path, headers, expectError }) => {
+describe.each(ROUTES)("bad input on $path", ({ path, headers, expectError, upstream }) => {
   it("malformed JSON → 400", async () => {
     await expectError(await post(path, '{"model": "x", ', headers()), 400, /not valid JSON/);
   });
@@ -81,7 +104,8 @@ describe.each(ROUTES)("bad input on $path", ({ path, headers, expectError }) => 
     await expectError(await post(path, "null", headers()), 400, /object/);
   });
   it("a body over 32 MiB → 413, refused before it reaches the upstream", async () => {
-    const before = (await fakeRequests(inject("anthropicUrl"))).length;
+    // This route's own upstream: a request that got through would be counted there.
+    const before = (await fakeRequests(inject(upstream))).length;
     const huge = new Uint8Array(32 * 1024 * 1024 + 10).fill(0x20);
     await expectError(await post(path, huge, headers()), 413, /32 MiB/);
     // Chunked (no content-length): cut off while streaming in, not after reading it all.
@@ -94,7 +118,23 @@ describe.each(ROUTES)("bad input on $path", ({ path, headers, expectError }) => 
       },
     });
     await expectError(await post(path, chunked, headers()), 413, /32 MiB/);
-    expect((await fakeRequests(inject("anthropicUrl"))).length).toBe(before);
+    expect((await fakeRequests(inject(upstream))).length).toBe(before);
+  });
+  it("stream, stream_options or background of the wrong type → 400, never relayed", async () => {
+    const before = (await fakeRequests(inject(upstream))).length;
+    const base = { model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "hi" }] };
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ stream: "true" }, /'stream': expected a boolean, but got a string/],
+      [{ stream: 1 }, /'stream': expected a boolean, but got a number/],
+      [{ stream: true, stream_options: "x" }, /'stream_options': expected an object, but got a string/],
+      [{ stream: true, stream_options: [] }, /'stream_options': expected an object, but got an array/],
+      [{ stream: true, stream_options: { include_usage: "yes" } }, /'stream_options.include_usage'/],
+      [{ background: "true" }, /'background': expected a boolean/],
+    ];
+    for (const [fields, message] of cases) {
+      await expectError(await post(path, JSON.stringify({ ...base, ...fields }), headers()), 400, message);
+    }
+    expect((await fakeRequests(inject(upstream))).length).toBe(before);
   });
   it("deeply nested JSON does not crash the gateway", async () => {
     const depth = 100_000;
@@ -212,8 +252,28 @@ describe("faults", () => {
     expect(text).toMatch(
       /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"[^"]+"\}\}\n\n$/,
     );
-    const { interception } = await endedInterception(response.headers.get("x-aibridge-interception-id")!);
+    const { interception, tokens } = await endedInterception(
+      response.headers.get("x-aibridge-interception-id")!,
+    );
     expect(interception).toMatchObject({ status: "failed", error_type: "upstream_error" });
+    // The final usage never came: message_start's exact input, output estimated from the text seen.
+    const events = text
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice(6)) as SseData);
+    const start = events.find((e) => e.type === "message_start")?.message.usage;
+    const chars = events
+      .filter((e) => e.delta?.type === "text_delta")
+      .reduce((n, e) => n + String(e.delta?.text).length, 0);
+    expect(chars).toBeGreaterThan(0);
+    expect(tokens).toHaveLength(1);
+    expect(start).toBeDefined();
+    expect(tokens[0]).toMatchObject({
+      input_tokens: start?.input_tokens,
+      output_tokens: Math.max(start?.output_tokens ?? 0, Math.ceil(chars / 4)),
+      estimated: 1,
+      estimate_method: "message_start+chars/4",
+    });
   });
 
   it("an unreachable upstream → 502 in the provider's shape, the interception ended as failed", async () => {
@@ -388,22 +448,54 @@ describe("secrets", () => {
       expect(await rows("select id from aibridge_interceptions where ended_at is null")).toEqual([]),
     );
 
-    const tables = [
-      "aibridge_interceptions",
-      "aibridge_token_usages",
-      "aibridge_user_prompts",
-      "aibridge_tool_usages",
-      "aibridge_model_thoughts",
-      "aibridge_api_keys",
-      "aibridge_users",
-      "aibridge_dead_letters",
-    ];
+    // The gateway key also in the query string (bridged and passthrough): stripped, the rest kept.
+    const queried = [
+      ["POST", `/anthropic/v1/messages?beta=true&api_key=${key}`, anthropicHeaders()],
+      ["GET", `/anthropic/v1/models?limit=1&key=${key}`, anthropicHeaders()],
+      ["POST", `/openai/v1/chat/completions?x=1&token=${key}`, openaiHeaders()],
+      ["GET", `/openai/v1/models?API_KEY=${key}`, openaiHeaders()],
+    ] as const;
+    for (const [method, path, headers] of queried) {
+      const response = await SELF.fetch(`${GATEWAY}${path}`, {
+        method,
+        headers,
+        body:
+          method === "POST"
+            ? JSON.stringify({ model: "gpt-4o", max_tokens: 5, messages: [{ role: "user", content: "hi" }] })
+            : undefined,
+      });
+      expect(response.status, path).toBe(200);
+      outputs.push(await response.text());
+    }
+    const forwardedUrls = [
+      ...(await fakeRequests(inject("anthropicUrl"))),
+      ...(await fakeRequests(inject("openaiUrl"))),
+    ].map((r) => r.url);
+    expect(forwardedUrls).toContain("/v1/messages?beta=true");
+    expect(forwardedUrls).toContain("/v1/models?limit=1");
+    expect(forwardedUrls).toContain("/v1/chat/completions?x=1");
+    await eventually(async () =>
+      expect(await rows("select id from aibridge_interceptions where ended_at is null")).toEqual([]),
+    );
+
+    // Every table the gateway writes, as D1 lists them (a new table is checked without editing this).
+    const tables = (
+      await rows<{ name: string }>(
+        "select name from sqlite_master where type = 'table' and name not like '\\_cf\\_%' escape '\\' and name not like 'sqlite_%' and name != 'd1_migrations'",
+      )
+    ).map((t) => t.name);
+    expect(tables).toEqual(expect.arrayContaining(["aibridge_record_parts", "aibridge_dead_letters"]));
     for (const table of tables) outputs.push(JSON.stringify(await rows(`select * from ${table}`)));
+    // The spy really caught the gateway's logs (one line per interception at least).
+    expect(logs.filter((line) => line.includes('"event":"interception"')).length).toBeGreaterThanOrEqual(10);
     const everything = [...outputs, ...logs].join("\n");
     for (const secret of secrets) expect(everything).not.toContain(secret);
     expect(everything).not.toContain(key);
 
-    for (const request of await fakeRequests(inject("anthropicUrl"))) {
+    for (const request of [
+      ...(await fakeRequests(inject("anthropicUrl"))),
+      ...(await fakeRequests(inject("openaiUrl"))),
+    ]) {
       expect(JSON.stringify(request)).not.toContain(key);
     }
   });

@@ -1,11 +1,19 @@
 /**
  * Reads an Anthropic Messages stream event by event and records what it says: usage (start and
  * final delta merged, see usage.ts), every tool_use block (parallel ones too, input assembled from
- * input_json_delta pieces), thinking text, stop reason, and error events.
+ * input_json_delta pieces), thinking text, stop reason, and error events. A message whose final
+ * usage (message_delta) never arrived is recorded as an estimate: message_start's exact input and
+ * cache counts, output from the characters of the text, thinking and tool-input deltas seen.
  */
 import type { ResponseOutcome, StreamParser } from "../../bridge/adapter";
 import type { Interception } from "../../bridge/interception";
 import type { SseEvent } from "../../sse/decoder";
+import {
+  jsonStringFieldLength,
+  METHOD_REQUEST_AND_DELTAS,
+  METHOD_START_AND_DELTAS,
+  tokensFromChars,
+} from "../../usage/estimate";
 import { type AnthropicUsage, mergeUsage, normalizeUsage } from "./usage";
 
 interface OpenBlock {
@@ -21,6 +29,9 @@ export class MessagesStreamParser implements StreamParser {
   private messageId: string | null = null;
   private startUsage: AnthropicUsage | null = null;
   private deltaUsage: AnthropicUsage | null = null;
+  /** Characters of output seen in this message's deltas: the estimate's basis if usage is cut off. */
+  private outputChars = 0;
+  private sawDelta = false;
   private stopReason: string | null = null;
   private error: { type: string; message: string } | null = null;
   private readonly blocks = new Map<number, OpenBlock>();
@@ -32,7 +43,11 @@ export class MessagesStreamParser implements StreamParser {
     // stream and are skipped without JSON.parse.
     const type = event.event;
     if (type === "ping") return;
-    if (type === "content_block_delta" && event.data.slice(0, 96).includes('"type":"text_delta"')) return;
+    if (type === "content_block_delta" && event.data.slice(0, 96).includes('"type":"text_delta"')) {
+      this.outputChars += jsonStringFieldLength(event.data, "text");
+      this.sawDelta = true;
+      return;
+    }
     let data: Record<string, unknown>;
     try {
       data = JSON.parse(event.data);
@@ -62,9 +77,19 @@ export class MessagesStreamParser implements StreamParser {
       case "content_block_delta": {
         const block = typeof data.index === "number" ? this.blocks.get(data.index) : undefined;
         const delta = data.delta as { type?: string; partial_json?: string; thinking?: string } | undefined;
-        if (!block || !delta) break;
-        if (delta.type === "input_json_delta") block.text += delta.partial_json ?? "";
-        else if (delta.type === "thinking_delta") block.text += delta.thinking ?? "";
+        if (!delta) break;
+        const piece =
+          delta.type === "input_json_delta"
+            ? (delta.partial_json ?? "")
+            : delta.type === "thinking_delta"
+              ? (delta.thinking ?? "")
+              : delta.type === "text_delta"
+                ? String((delta as { text?: unknown }).text ?? "")
+                : "";
+        this.outputChars += piece.length;
+        this.sawDelta = true;
+        if (!block) break;
+        if (delta.type === "input_json_delta" || delta.type === "thinking_delta") block.text += piece;
         break;
       }
       case "content_block_stop": {
@@ -114,12 +139,38 @@ export class MessagesStreamParser implements StreamParser {
     }
   }
 
-  /** Records the usage of the message seen so far, once (a stream may be cut before message_stop). */
+  /**
+   * Records the usage of the message seen so far, once (a stream may be cut before message_stop).
+   * Without message_delta's usage the output count is message_start's placeholder: estimated instead.
+   */
   private flushMessage(): void {
-    if (!this.startUsage && !this.deltaUsage) return;
-    this.interception.recordTokenUsage(
-      normalizeUsage(mergeUsage(this.startUsage, this.deltaUsage), this.messageId),
-    );
+    const outputChars = this.outputChars;
+    const sawDelta = this.sawDelta;
+    this.outputChars = 0;
+    this.sawDelta = false;
+    if (this.deltaUsage) {
+      this.interception.recordTokenUsage(
+        normalizeUsage(mergeUsage(this.startUsage, this.deltaUsage), this.messageId),
+      );
+    } else if (this.startUsage) {
+      const usage = normalizeUsage(this.startUsage, this.messageId);
+      this.interception.recordTokenUsage({
+        ...usage,
+        outputTokens: Math.max(usage.outputTokens, tokensFromChars(outputChars)),
+        estimateMethod: METHOD_START_AND_DELTAS,
+      });
+    } else if (sawDelta) {
+      this.interception.recordTokenUsage({
+        providerResponseId: this.messageId,
+        inputTokens: tokensFromChars(this.interception.requestTextChars),
+        outputTokens: tokensFromChars(outputChars),
+        cacheReadInputTokens: 0,
+        cacheWriteInputTokens: 0,
+        extraTokenTypes: null,
+        rawUsage: null,
+        estimateMethod: METHOD_REQUEST_AND_DELTAS,
+      });
+    }
     this.startUsage = null;
     this.deltaUsage = null;
   }

@@ -5,9 +5,11 @@
  */
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../../app-env";
+import { noteRetrievedResponse } from "../../background/follow";
 import { authenticated, configured, sizeCapped } from "../../bridge/gate";
 import { bridgeHandler } from "../../bridge/handler";
 import { passthroughHandler, safeSegment } from "../../bridge/passthrough";
+import { log } from "../../log";
 import { openaiChatCompletions, openaiCredential, openaiResponses } from "./adapter";
 import { openaiError } from "./errors";
 
@@ -42,11 +44,20 @@ openaiRoutes.get(
   "/v1/models/:id",
   withId((id) => `/models/${id}`),
 );
-openaiRoutes.on(
-  ["GET", "DELETE"],
-  "/v1/responses/:id",
-  withId((id) => `/responses/${id}`),
-);
+const storedResponse = withId((id) => `/responses/${id}`);
+openaiRoutes.on(["GET", "DELETE"], "/v1/responses/:id", async (c) => {
+  const response = await storedResponse(c);
+  // A background response the gateway created, fetched once it ended: its usage is recorded.
+  const id = safeSegment(c.req.param("id"));
+  if (c.req.method === "GET" && id && response.ok) {
+    c.executionCtx.waitUntil(
+      noteRetrievedResponse(c.env, id, response.clone()).catch((error) =>
+        log.error("background_note_failed", { response: id, error: String(error) }),
+      ),
+    );
+  }
+  return response;
+});
 openaiRoutes.get(
   "/v1/responses/:id/input_items",
   withId((id) => `/responses/${id}/input_items`),

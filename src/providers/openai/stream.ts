@@ -3,10 +3,13 @@
  * choice and index from argument pieces, the finish reason, the usage chunk, `{"error":…}` chunks.
  * Responses: output items recorded when done (or, for a stream cut short, from what the deltas
  * assembled), usage from the terminal event, and response.failed / response.incomplete / error.
+ * A stream that ends without its usage (chat's usage chunk, Responses' terminal event) is recorded
+ * as an estimate from the request's text and the streamed deltas (src/usage/estimate.ts).
  */
 import type { ResponseOutcome, StreamParser } from "../../bridge/adapter";
 import type { Interception } from "../../bridge/interception";
 import type { SseEvent } from "../../sse/decoder";
+import { jsonStringFieldLength, METHOD_REQUEST_AND_DELTAS, tokensFromChars } from "../../usage/estimate";
 import { type ChatToolCall, type ResponseItem, recordChatToolCall, recordResponseItem } from "./items";
 import { type ChatUsage, normalizeChatUsage, normalizeResponsesUsage, type ResponsesUsage } from "./usage";
 
@@ -23,8 +26,30 @@ interface ChatChunk {
   choices?: {
     index?: number;
     finish_reason?: string | null;
-    delta?: { tool_calls?: (ChatToolCall & { index?: number })[] };
+    delta?: {
+      content?: string | null;
+      refusal?: string | null;
+      tool_calls?: (ChatToolCall & { index?: number })[];
+    };
   }[];
+}
+
+/** The usage to record when the provider's own never arrived: estimated, and marked so. */
+export function estimatedUsage(
+  interception: Interception,
+  providerResponseId: string | null,
+  outputChars: number,
+) {
+  return {
+    providerResponseId,
+    inputTokens: tokensFromChars(interception.requestTextChars),
+    outputTokens: tokensFromChars(outputChars),
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+    extraTokenTypes: null,
+    rawUsage: null,
+    estimateMethod: METHOD_REQUEST_AND_DELTAS,
+  };
 }
 
 export class ChatStreamParser implements StreamParser {
@@ -32,6 +57,7 @@ export class ChatStreamParser implements StreamParser {
   private usage: ChatUsage | null = null;
   private stopReason: string | null = null;
   private error: { type: string; message: string } | null = null;
+  private outputChars = 0;
   /** Keyed by choice index and tool-call index: pieces of one call share both. */
   private readonly calls = new Map<string, Required<Pick<ChatToolCall, "function">> & ChatToolCall>();
 
@@ -53,7 +79,12 @@ export class ChatStreamParser implements StreamParser {
     if (chunk.usage) this.usage = chunk.usage;
     for (const choice of chunk.choices ?? []) {
       if (choice.finish_reason && (choice.index ?? 0) === 0) this.stopReason = choice.finish_reason;
-      for (const piece of choice.delta?.tool_calls ?? []) this.addPiece(choice.index ?? 0, piece);
+      const delta = choice.delta;
+      this.outputChars += (delta?.content?.length ?? 0) + (delta?.refusal?.length ?? 0);
+      for (const piece of delta?.tool_calls ?? []) {
+        this.outputChars += (piece.function?.arguments?.length ?? 0) + (piece.custom?.input?.length ?? 0);
+        this.addPiece(choice.index ?? 0, piece);
+      }
     }
   }
 
@@ -61,6 +92,8 @@ export class ChatStreamParser implements StreamParser {
     for (const call of this.calls.values()) recordChatToolCall(this.interception, call, this.id);
     this.calls.clear();
     if (this.usage) this.interception.recordTokenUsage(normalizeChatUsage(this.usage, this.id));
+    else if (this.id !== null)
+      this.interception.recordTokenUsage(estimatedUsage(this.interception, this.id, this.outputChars));
     this.usage = null;
     return { stopReason: this.stopReason, error: this.error };
   }
@@ -113,6 +146,10 @@ export function recordResponse(
   if (response.status === "incomplete") {
     return { stopReason: response.incomplete_details?.reason ?? "incomplete" };
   }
+  // Background: accepted, not done; the gateway follows it to its end (src/background/follow.ts).
+  if ((response.status === "queued" || response.status === "in_progress") && id && !response.usage) {
+    return { stopReason: response.status, pendingResponseId: id };
+  }
   return { stopReason: response.status ?? null };
 }
 
@@ -135,12 +172,16 @@ export class ResponsesStreamParser implements StreamParser {
   private error: { type: string; message: string } | null = null;
   private readonly pending = new Map<number, PendingItem>();
   private readonly recorded = new Set<string>();
+  private outputChars = 0;
 
   constructor(private readonly interception: Interception) {}
 
   onEvent(event: SseEvent): void {
-    // Text deltas are the bulk of a stream and carry nothing to record.
-    if (event.event === "response.output_text.delta") return;
+    // Text deltas are the bulk of a stream and carry nothing to record but their length.
+    if (event.event === "response.output_text.delta") {
+      this.outputChars += jsonStringFieldLength(event.data, "delta");
+      return;
+    }
     let data: Record<string, unknown>;
     try {
       data = JSON.parse(event.data);
@@ -149,6 +190,7 @@ export class ResponsesStreamParser implements StreamParser {
     }
     const type = typeof data.type === "string" ? data.type : event.event;
     const index = typeof data.output_index === "number" ? data.output_index : -1;
+    if (typeof data.delta === "string") this.outputChars += data.delta.length;
     if (type && DELTA_EVENTS.has(type)) {
       const pending = this.pending.get(index);
       if (pending && typeof data.delta === "string") pending.input += data.delta;
@@ -208,6 +250,11 @@ export class ResponsesStreamParser implements StreamParser {
       recordResponseItem(this.interception, assembled, this.responseId);
     }
     this.pending.clear();
+    // No terminal event: the provider's usage never arrived.
+    if (!this.outcome && this.responseId !== null)
+      this.interception.recordTokenUsage(
+        estimatedUsage(this.interception, this.responseId, this.outputChars),
+      );
     const outcome = this.outcome ?? { stopReason: null };
     return { stopReason: outcome.stopReason, error: this.error ?? outcome.error ?? null };
   }
