@@ -411,7 +411,7 @@ function formatRows(rows) {
 }
 
 function formatMicro(micro) {
-  const { sse, injection } = micro;
+  const { sse, injection, redaction } = micro;
   const rate = (v) => `${v.cpu.toFixed(0)} MB/s (wall ${v.wall.toFixed(0)})`;
   const time = (v) => `${v.cpuMs.toFixed(2)} ms (wall ${v.wallMs.toFixed(2)})`;
   const pass = (ok) => (ok ? "✅" : "❌");
@@ -427,6 +427,8 @@ function formatMicro(micro) {
     `| Tool injection, ${(injection.bodyBytes / 1024).toFixed(0)} KB body + ${injection.injectedTools} tools (the JSON text splice) | ${time(injection.inject)} | ≤ 2 ms ${pass(injection.inject.cpuMs <= 2)} |`,
     `| Body parse every bridged request pays (readJsonBody, same body) | ${time(injection.parse)} | |`,
     `| Prompt-cache fingerprint of the same body (in waitUntil, off the response path) | ${time(injection.fingerprint)} | |`,
+    `| Secret scan + redaction per MB of recorded text, ordinary code (in waitUntil) | ${time(redaction.ordinary)} | ≤ 50 ms ${pass(redaction.ordinary.cpuMs <= 50)} |`,
+    `| Secret scan + redaction per MB, dense with secrets (~17 per 6 KB) | ${time(redaction.dense)} | |`,
   ].join("\n");
 }
 

@@ -28,6 +28,9 @@ interface InterceptionRow {
   stop_reason: string | null;
   error_type: string | null;
   error_message: string | null;
+  record_content: string | null;
+  record_content_source: string | null;
+  redactions: string | null;
 }
 
 interface TokenSums {
@@ -42,7 +45,8 @@ interface TokenSums {
 }
 
 const INTERCEPTION_COLUMNS = `id, initiator_id, provider, provider_name, model, client, user_agent, client_session_id,
-  credential_kind, streaming, started_at, ended_at, status, stop_reason, error_type, error_message`;
+  credential_kind, streaming, started_at, ended_at, status, stop_reason, error_type, error_message,
+  record_content, record_content_source, redactions`;
 
 /** Child rows for a set of interceptions in one round trip (ids travel as one JSON parameter). */
 async function children(db: D1Database, ids: string[]) {
@@ -142,6 +146,12 @@ function summary(row: InterceptionRow, related: Awaited<ReturnType<typeof childr
     // Parts beyond the first row (aibridge_record_parts) also make a prompt longer than its preview.
     prompt_truncated: prompt ? prompt.truncated : false,
     tools: (related.tools.get(row.id) ?? []).map((t) => ({ tool: t.tool, injected: t.injected === 1 })),
+    // What was stored of the content (docs/redaction.md): mode, who chose it, secrets hidden by kind.
+    recording: {
+      content: row.record_content,
+      source: row.record_content_source,
+      redactions: parseJson(row.redactions) as Record<string, number> | null,
+    },
   };
 }
 

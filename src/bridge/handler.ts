@@ -8,6 +8,7 @@ import type { AppEnv } from "../app-env";
 import { followBackgroundResponse } from "../background/follow";
 import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
+import { RECORD_HEADER } from "../redaction";
 import { createSseDecoder } from "../sse/decoder";
 import { requestTextChars } from "../usage/estimate";
 import type { ProviderAdapter, StreamRewriter } from "./adapter";
@@ -43,7 +44,15 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const credential = adapter.credential(config, actor);
     const facts = adapter.describeRequest(json, request.headers);
     const interception = new Interception(
-      { env: c.env, ctx: c.executionCtx },
+      {
+        env: c.env,
+        ctx: c.executionCtx,
+        recording: {
+          configured: config.recording.recordContent,
+          header: request.headers.get(RECORD_HEADER),
+          key: config.recording.redactionKey,
+        },
+      },
       {
         actor,
         provider: adapter.provider,
@@ -137,8 +146,14 @@ export function bridgeHandler(adapter: ProviderAdapter) {
           : { status: "completed", stopReason: outcome.stopReason },
       );
     } catch (error) {
-      log.warn("unparseable_upstream_body", { interception: interception.id, error: String(error) });
-      interception.end({ status: "failed", errorType: "unparseable_response", errorMessage: String(error) });
+      // JSON.parse's message quotes the body, and a body may hold secrets: name the error only.
+      const errorName = error instanceof Error ? error.name : "unknown";
+      log.warn("unparseable_upstream_body", { interception: interception.id, error: errorName });
+      interception.end({
+        status: "failed",
+        errorType: "unparseable_response",
+        errorMessage: `The upstream's body is not valid JSON (${errorName}).`,
+      });
     }
     return new Response(raw, { status: upstream.status, headers: responseHeaders });
   };

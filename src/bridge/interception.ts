@@ -17,10 +17,13 @@ import type {
   TokenUsage,
   ToolUsage,
 } from "../recorder/records";
+import { RecordingGuard, type RecordingRequest } from "../redaction";
 
 export interface InterceptionContext {
   env: { RECORDS: Queue<unknown>; DB: D1Database; METRICS?: AnalyticsEngineDataset };
   ctx: WaitUntil;
+  /** What may be recorded of this request's content (mode, header, marker key): src/redaction. */
+  recording: RecordingRequest;
 }
 
 /** The one part of ExecutionContext the bridge uses (Hono and workers-types disagree on the rest). */
@@ -99,6 +102,7 @@ export class Interception {
   private ended: InterceptionEnded | null = null;
   private readonly route: string;
   private readonly method: string;
+  private readonly guard: RecordingGuard;
 
   constructor(
     private readonly context: InterceptionContext,
@@ -122,6 +126,7 @@ export class Interception {
       startedAt: Date.now(),
       metadata: open.metadata ?? null,
     };
+    this.guard = new RecordingGuard(context.env, context.recording, open.actor.userId);
     this.route = open.route ?? `/${open.provider}/${open.providerName}`;
     this.method = open.method ?? "POST";
     writeMetric(context.env.METRICS, "interception_start", this.labels(), { count: 1 });
@@ -299,14 +304,18 @@ export class Interception {
   }
 
   private send(records: RecordMessage[]): void {
+    // Redaction (or the none mode) runs here, in waitUntil, before anything is queued or stored.
     this.context.ctx.waitUntil(
-      sendRecords(this.context.env, records).catch((error) => {
-        log.error("records_lost", {
-          interception: this.id,
-          records: records.length,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }),
+      this.guard
+        .prepare(records, this.labels())
+        .then((safe) => sendRecords(this.context.env, safe))
+        .catch((error) => {
+          log.error("records_lost", {
+            interception: this.id,
+            records: records.length,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }),
     );
   }
 }

@@ -54,6 +54,14 @@ export const interceptions = sqliteTable(
     errorType: text("error_type"),
     errorMessage: text("error_message"),
     metadata: text("metadata", { mode: "json" }),
+    /** What was recorded of the content: redacted | full | none (docs/redaction.md). */
+    recordContent: text("record_content"),
+    /** Who chose it: config | policy | header (the request's x-aibridge-record opt-down). */
+    recordContentSource: text("record_content_source"),
+    /** Secrets replaced by markers in this interception's records, by kind: {"aws_access_key_id": 2}. */
+    redactions: text("redactions", { mode: "json" }).$type<Record<string, number>>(),
+    /** The sum of `redactions`, for cheap totals. */
+    redactionCount: integer("redaction_count"),
   },
   (t) => [
     index("interceptions_initiator_started_idx").on(t.initiatorId, t.startedAt),

@@ -46,6 +46,11 @@ export const LAYOUT = {
     blobs: ["provider", "model", "name", "client"],
     doubles: ["count"],
   },
+  /** Secrets replaced by markers before records were stored, per kind, per interception (src/redaction). */
+  redaction: {
+    blobs: ["provider", "model", "kind", "initiator", "client"],
+    doubles: ["count"],
+  },
   passthrough: {
     blobs: ["provider", "route", "method", "status"],
     doubles: ["count", "duration_ms"],

@@ -43,6 +43,12 @@ export interface InterceptionEnded extends InterceptionInfo {
   stopReason: string | null;
   errorType: string | null;
   errorMessage: string | null;
+  /** What was recorded of the content: redacted | full | none (src/redaction); absent on old messages. */
+  recordContent?: string;
+  /** Who chose that mode: config | policy | header. */
+  recordContentSource?: string;
+  /** Secrets replaced by markers, by kind (null: none found). */
+  redactions?: Record<string, number> | null;
 }
 
 export interface TokenUsage {

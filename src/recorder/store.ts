@@ -45,7 +45,7 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
         }),
     );
   }
-  for (const rows of chunk(byKind.interception_ended.map(endedRow), 19)) {
+  for (const rows of chunk(byKind.interception_ended.map(endedRow), 24)) {
     statements.push(
       db
         .insert(schema.interceptions)
@@ -59,6 +59,10 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
             errorType: sql`excluded.error_type`,
             errorMessage: sql`excluded.error_message`,
             metadata: sql`excluded.metadata`,
+            recordContent: sql`excluded.record_content`,
+            recordContentSource: sql`excluded.record_content_source`,
+            redactions: sql`excluded.redactions`,
+            redactionCount: sql`excluded.redaction_count`,
           },
         }),
     );
@@ -161,6 +165,10 @@ function endedRow(record: InterceptionEnded): typeof schema.interceptions.$infer
     stopReason: record.stopReason,
     errorType: record.errorType,
     errorMessage: record.errorMessage,
+    recordContent: record.recordContent ?? null,
+    recordContentSource: record.recordContentSource ?? null,
+    redactions: record.redactions ?? null,
+    redactionCount: record.redactions ? Object.values(record.redactions).reduce((a, b) => a + b, 0) : null,
   };
 }
 
