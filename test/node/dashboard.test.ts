@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeAnthropic } from "../fakes/anthropic";
 import type { FakeServer } from "../fakes/server";
 import { EXPECTED_7D, seedSql, utcDay } from "../worker/admin-seed";
+import { SECRETS } from "../worker/secrets-corpus";
 import { launchBrowser } from "./browser";
 import { ClaudeCodeTurns } from "./claude-code-session";
 import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "./wrangler-dev";
@@ -514,6 +515,82 @@ describe("dashboard: prompt-cache breaks", () => {
     expect(await tableValues("#breaks-table", "data-turn")).toEqual([
       expect.objectContaining({ key: "3", cause: "system_changed", first_changed: "system[2]" }),
     ]);
+    expect(consoleErrors.filter((e) => !e.startsWith("Failed to load resource"))).toEqual([]);
+  });
+});
+
+describe("dashboard: redactions", () => {
+  const GRACE = "grace@example.com";
+  let id: string;
+
+  // One request with two (fake) secrets in its prompt: the recorder stores markers, and counts.
+  beforeAll(async () => {
+    const { key } = await dev.createKey(GRACE);
+    const response = await fetch(`${dev.url}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": key, "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({
+        model: "claude-sonnet-4-5-20250929",
+        max_tokens: 100,
+        messages: [
+          {
+            role: "user",
+            content: `Why is ${SECRETS.awsAccessKeyId.value} refused, and is ${SECRETS.anthropic.value} still valid?`,
+          },
+        ],
+      }),
+    });
+    expect(response.status).toBe(200);
+    await response.text();
+    id = response.headers.get("x-aibridge-interception-id") ?? "";
+    for (let attempt = 0; ; attempt++) {
+      const answer = (await (await dev.admin(`/redactions?group_by=user&user=${GRACE}`)).json()) as {
+        rows: unknown[];
+      };
+      if (answer.rows.length > 0) break;
+      if (attempt > 100) throw new Error("the redactions were not recorded");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 60_000);
+
+  it("counts the secrets redacted per user and per kind, and per interception in its details", async () => {
+    await page.goto(`${dev.url}/admin?view=redactions`);
+    await page.waitForSelector("#redaction-users");
+    expect(await page.getAttribute("#redaction-secrets", "data-value")).toBe("2");
+    expect(await page.getAttribute("#redaction-interceptions", "data-value")).toBe("1");
+    const users = await tableValues("#redaction-users", "data-user");
+    expect(users[0]).toEqual({
+      key: GRACE,
+      user: GRACE,
+      redactions: "2",
+      interceptions: "1",
+      redacted: "1",
+      full: "0",
+      none: "0",
+      opted_down: "0",
+    });
+    const kinds = await tableValues("#redaction-kinds", "data-kind");
+    expect(kinds.map((k) => [k.key, k.redactions, k.interceptions])).toEqual([
+      ["anthropic_api_key", "1", "1"],
+      ["aws_access_key_id", "1", "1"],
+    ]);
+    await page.screenshot({
+      path: join(PROJECT_ROOT, "test-artifacts/dashboard-redactions.png"),
+      fullPage: true,
+    });
+
+    await reloading(() => page.click(`#redaction-users tr[data-user="${GRACE}"] a`));
+    expect(query()).toEqual({ view: "user", user: GRACE });
+    const status = `#interceptions-table tr[data-id="${id}"] td[data-col="status"]`;
+    expect(await page.getAttribute(status, "data-redactions")).toBe("2");
+    expect(await page.textContent(status)).toBe("completed2 redacted");
+    await reloading(() => page.click(`#interceptions-table tr[data-id="${id}"] td[data-col="model"]`));
+    expect(await page.getAttribute("#detail-redactions", "data-value")).toBe("2");
+    expect(await page.textContent("#detail-redactions")).toBe("anthropic_api_key × 1, aws_access_key_id × 1");
+    const prompt = await page.textContent("#detail-prompts");
+    expect(prompt).toContain("Why is ");
+    expect(prompt).not.toContain(SECRETS.awsAccessKeyId.value);
+    expect(prompt).not.toContain(SECRETS.anthropic.value);
     expect(consoleErrors.filter((e) => !e.startsWith("Failed to load resource"))).toEqual([]);
   });
 });

@@ -5,10 +5,11 @@
 import { cache } from "./cache";
 import { interceptionPanel } from "./interception";
 import { overview } from "./overview";
+import { redactions } from "./redactions";
 import { session } from "./session";
 import { user } from "./user";
 import type { Panel, View } from "./view";
 
-export const VIEWS: View[] = [overview, user, session, cache];
+export const VIEWS: View[] = [overview, user, session, cache, redactions];
 
 export const PANELS: Panel[] = [interceptionPanel];
