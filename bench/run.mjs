@@ -24,7 +24,14 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createAgent, expectOk, percentile, post, slowReader, throughput } from "./lib/client.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
-import { PROJECT_ROOT, rssBytes, startWranglerDev, workerdPids, wranglerRun } from "./lib/wrangler.mjs";
+import {
+  OFFLINE_ENV,
+  PROJECT_ROOT,
+  rssBytes,
+  startWranglerDev,
+  workerdPids,
+  wranglerRun,
+} from "./lib/wrangler.mjs";
 import { runMicro } from "./micro.mjs";
 
 const argv = process.argv.slice(2);
@@ -93,7 +100,7 @@ async function createGatewayKey(persistTo) {
     ],
     {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true" },
+      env: { ...process.env, ...OFFLINE_ENV },
     },
   );
   const key = out.toString().trim().split("\n").pop();

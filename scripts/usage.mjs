@@ -38,7 +38,14 @@ function parseTime(flag, value, asEnd) {
   fail(`--${flag}: expected 7d, 24h, a date (2026-05-01), an ISO date-time or epoch ms; got "${value}"`);
 }
 
-const { flags } = parseArgs(process.argv.slice(2));
+const { flags } = parseArgs(process.argv.slice(2), {
+  by: { type: "string" },
+  since: { type: "string" },
+  until: { type: "string" },
+  user: { type: "string" },
+  model: { type: "string" },
+  json: { type: "boolean" },
+});
 const by = typeof flags.by === "string" ? flags.by : "user";
 if (!(by in DIMENSIONS)) fail(`--by: one of ${Object.keys(DIMENSIONS).join(", ")}`);
 const since = parseTime("since", typeof flags.since === "string" ? flags.since : "7d", false);
