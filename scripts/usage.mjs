@@ -2,7 +2,7 @@
 /**
  * Usage and cost from the command line (the HTTP twin is GET /admin/v1/usage).
  *
- *   npm run -s usage -- --by user --since 7d                  # user | model | day | client
+ *   npm run -s usage -- --by user --since 7d                  # user | model | day | client | instance
  *   npm run -s usage -- --by model --since 2026-05-01 --until 2026-05-31 --user alice@example.com
  *   npm run -s usage -- --by day --since 30d --remote --json
  *
@@ -19,6 +19,8 @@ const DIMENSIONS = {
   model: "i.model",
   client: "i.client",
   day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+  // The provider instance that answered (docs/providers.md), as in the admin API.
+  instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
 };
 const DAY_MS = 86_400_000;
 

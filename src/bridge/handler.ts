@@ -17,15 +17,14 @@ import { detectClient } from "./client";
 import { relayedFieldProblem } from "./fields";
 import {
   clientResponseHeaders,
-  fetchUpstream,
   UpstreamTimeoutError,
   UpstreamUnreachableError,
   upstreamRequestHeaders,
-  withoutCredentialParams,
 } from "./http";
 import { Interception, type OverheadTimings } from "./interception";
 import { runWithInjectedTools } from "./loop";
 import { type RelayOutcome, relayStream } from "./relay";
+import { upstreamRoute } from "./upstream";
 
 export function bridgeHandler(adapter: ProviderAdapter) {
   return async (c: Context<AppEnv>): Promise<Response> => {
@@ -41,7 +40,9 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const problem = relayedFieldProblem(json);
     if (problem) return adapter.errorResponse(400, problem);
 
-    const credential = adapter.credential(config, actor);
+    // The provider instance of the path: its key (or the user's own), its fallbacks, its breaker.
+    const route = upstreamRoute(c, adapter, model);
+    const credential = route.credential;
     const facts = adapter.describeRequest(json, request.headers);
     const interception = new Interception(
       {
@@ -63,6 +64,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
         clientSessionId: facts.clientSessionId,
         correlatingToolCallId: facts.correlatingToolCallId,
         streaming: facts.streaming,
+        instance: route.instance.name,
         route: new URL(request.url).pathname,
         method: request.method,
       },
@@ -73,7 +75,6 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     if (facts.prompt) interception.recordPrompt(facts.prompt);
     observeCachePrefix(c.executionCtx, c.env, interception, text);
 
-    const incomingUrl = new URL(withoutCredentialParams(request.url));
     const headers = upstreamRequestHeaders(request.headers, credential);
     for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {
       if (!headers.has(name)) headers.set(name, value);
@@ -83,7 +84,8 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const dialect = injectionDialect(adapter);
     if (dialect) {
       const loop = { c, adapter, dialect, json, text, model, interception, headers };
-      const looped = await runWithInjectedTools({ ...loop, url: adapter.upstreamUrl(config, incomingUrl) });
+      const send = (body: string) => route.send(body, headers, interception);
+      const looped = await runWithInjectedTools({ ...loop, url: route.url, send });
       if (looped) return looped;
     }
 
@@ -95,11 +97,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     let upstream: Response;
     const upstreamStarted = performance.now();
     try {
-      upstream = await fetchUpstream(
-        adapter.upstreamUrl(config, incomingUrl),
-        { method: "POST", headers, body: prepared?.bytes ?? bytes },
-        config.upstreamIdleTimeoutMs,
-      );
+      upstream = await route.send(prepared?.bytes ?? bytes, headers, interception);
     } catch (error) {
       if (!(error instanceof UpstreamUnreachableError)) throw error;
       const timedOut = error instanceof UpstreamTimeoutError;

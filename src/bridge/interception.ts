@@ -41,6 +41,8 @@ export interface OpenInterception {
   clientSessionId: string | null;
   correlatingToolCallId: string | null;
   streaming: boolean;
+  /** The provider instance the client addressed. */
+  instance?: string;
   /** The request path and method, as metric labels. */
   route?: string;
   method?: string;
@@ -100,6 +102,7 @@ export class Interception {
   readonly timings: Partial<OverheadTimings> = {};
   private readonly buffer: RecordMessage[] = [];
   private ended: InterceptionEnded | null = null;
+  private upstream: { instance: string | null; fallback: boolean } = { instance: null, fallback: false };
   private readonly route: string;
   private readonly method: string;
   private readonly guard: RecordingGuard;
@@ -114,6 +117,7 @@ export class Interception {
       apiKeyId: open.actor.keyId,
       provider: open.provider,
       providerName: open.providerName,
+      instance: open.instance ?? open.provider,
       // Client-controlled strings are bounded: a huge header must not make every record oversized.
       model: bounded(open.model),
       client: open.client,
@@ -199,6 +203,11 @@ export class Interception {
     });
   }
 
+  /** Which instance answered (src/bridge/upstream.ts), and whether it was a fallback. */
+  recordUpstream(instance: string, fallback: boolean): void {
+    this.upstream = { instance, fallback };
+  }
+
   /** Ends the interception once; later calls are ignored (the first outcome wins). */
   end(outcome: EndInterception): void {
     if (this.ended) return;
@@ -210,6 +219,8 @@ export class Interception {
       stopReason: outcome.stopReason ?? null,
       errorType: outcome.errorType ?? null,
       errorMessage: outcome.errorMessage ? outcome.errorMessage.slice(0, 2000) : null,
+      upstreamInstance: this.upstream.instance,
+      fallback: this.upstream.fallback,
     };
     const records = this.buffer.splice(0);
     this.send([...records, this.ended]);
@@ -219,6 +230,9 @@ export class Interception {
       user: this.info.initiatorId,
       provider: this.info.provider,
       api: this.info.providerName,
+      instance: this.info.instance,
+      upstreamInstance: this.upstream.instance,
+      fallback: this.upstream.fallback,
       model: this.info.model,
       client: this.info.client,
       streaming: this.info.streaming,
@@ -282,6 +296,26 @@ export class Interception {
       cache_write: this.totals.cacheWriteInputTokens,
       ...this.totals.extra,
     };
+    writeMetric(
+      sink,
+      "instance_usage",
+      {
+        instance: this.info.instance ?? "",
+        upstream_instance: this.upstream.instance ?? "",
+        fallback: String(this.upstream.fallback),
+        provider,
+        api: this.info.providerName,
+        model,
+        status: ended.status,
+      },
+      {
+        count: 1,
+        input_tokens: this.totals.inputTokens,
+        output_tokens: this.totals.outputTokens,
+        cache_read_tokens: this.totals.cacheReadInputTokens,
+        cache_write_tokens: this.totals.cacheWriteInputTokens,
+      },
+    );
     for (const [type, count] of Object.entries(tokens)) {
       if (count > 0)
         writeMetric(sink, "tokens", { provider, model, type, initiator, client }, { tokens: count });

@@ -38,6 +38,12 @@ export const interceptions = sqliteTable(
     provider: text("provider").notNull(),
     /** Which API of the provider: messages | chat_completions | responses. */
     providerName: text("provider_name").notNull(),
+    /** The provider instance the client addressed (PROVIDERS name; anthropic | openai by default). */
+    instance: text("instance"),
+    /** The instance that answered: the addressed one, or a fallback (null when none answered). */
+    upstreamInstance: text("upstream_instance"),
+    /** True when a fallback instance answered because the addressed one failed before the first byte. */
+    fallback: integer("fallback", { mode: "boolean" }).notNull().default(false),
     model: text("model").notNull(),
     client: text("client").notNull(),
     userAgent: text("user_agent"),
