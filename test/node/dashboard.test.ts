@@ -594,6 +594,7 @@ describe("dashboard: redactions", () => {
     expect(prompt).toContain("Why is ");
     expect(prompt).not.toContain(SECRETS.awsAccessKeyId.value);
     expect(prompt).not.toContain(SECRETS.anthropic.value);
+    await page.screenshot({ path: join(PROJECT_ROOT, "test-artifacts/dashboard-redaction-panel.png") });
     expect(consoleErrors.filter((e) => !e.startsWith("Failed to load resource"))).toEqual([]);
   });
 });
