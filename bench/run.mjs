@@ -14,6 +14,10 @@
  *   --no-write                         do not touch bench/RESULTS.md
  *   --attribution                      also measure the gateway with recording off, and the pass-through
  *                                      Worker relaying through a JavaScript stream (5 paths)
+ *
+ * The admission round trip (per-user limits, docs/limits.md) is measured on the same gateway in the
+ * same run: blocking requests from a user with a policy (budget, RPM and TPM all checked by the
+ * user's Durable Object) interleaved with requests from a user without one.
  */
 import { execFileSync, fork } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -105,6 +109,22 @@ async function createGatewayKey(persistTo) {
   );
   const key = out.toString().trim().split("\n").pop();
   if (!key?.startsWith("aib_")) throw new Error(`no key in keys.mjs output:\n${out}`);
+  return key;
+}
+
+/** A second user whose policy makes every request go through the limits Durable Object. */
+async function createLimitedKey(persistTo) {
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true" };
+  const run = (script, args) =>
+    execFileSync(process.execPath, [join(PROJECT_ROOT, script), ...args, "--persist-to", persistTo], {
+      cwd: PROJECT_ROOT,
+      env,
+    }).toString();
+  const user = "bench-limits@example.com";
+  const budget = ["--budget-usd", "1000000", "--rpm", "1000000000", "--tpm", "1000000000000"];
+  run("scripts/limits.mjs", ["set", "--user", user, ...budget]);
+  const key = run("scripts/keys.mjs", ["create", "--user", user]).trim().split("\n").pop();
+  if (!key?.startsWith("aib_")) throw new Error("no key in keys.mjs output");
   return key;
 }
 
@@ -222,6 +242,38 @@ async function latencyPhase(paths) {
     log(`long stream ${i + 1}/${longTotal}`);
   }
   return { samples, longBytes };
+}
+
+/** The same blocking request from a user with a policy and one without, interleaved. */
+async function admissionPhase(gatewayPath, limitedKey) {
+  const limited = {
+    ...gatewayPath,
+    name: "limits",
+    headers: { ...gatewayPath.headers, "x-api-key": limitedKey },
+  };
+  const samples = { without: [], withPolicy: [] };
+  const total = CONFIG.warmup + CONFIG.iterations;
+  for (let i = 0; i < total; i++) {
+    const order = i % 2 === 0 ? [gatewayPath, limited] : [limited, gatewayPath];
+    for (const path of order) {
+      const result = await send(path, BLOCKING_BODY);
+      if (i >= CONFIG.warmup) samples[path === limited ? "withPolicy" : "without"].push(result.totalMs);
+    }
+  }
+  const stat = (values) => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
+  const without = stat(samples.without);
+  const withPolicy = stat(samples.withPolicy);
+  return { without, withPolicy, addedP50: withPolicy.p50 - without.p50 };
+}
+
+function formatAdmission(a) {
+  return [
+    "| admission (per-user limits), blocking latency | p50 (ms) | p99 (ms) |",
+    "|---|---:|---:|",
+    `| gateway, user without a policy (no Durable Object) | ${ms(a.without.p50)} | ${ms(a.without.p99)} |`,
+    `| gateway, user with a policy (reserve + reconcile on the user's Durable Object) | ${ms(a.withPolicy.p50)} | ${ms(a.withPolicy.p99)} |`,
+    `| admission round trip (difference of the medians) | ${ms(a.addedP50)} | |`,
+  ].join("\n");
 }
 
 async function throughputPhase(paths) {
@@ -470,6 +522,8 @@ async function writeResults(report) {
     "",
     formatRows(report.rows),
     "",
+    formatAdmission(report.admission),
+    "",
     formatMicro(report.micro),
     END,
   ].join("\n");
@@ -504,6 +558,7 @@ async function main() {
       .join(" ")}`,
   );
   const state = await mkdtemp(join(tmpdir(), "aibridge-bench-"));
+  let limitedKey = "";
   try {
     const upstream = await startUpstreamProcess();
     stops.push(upstream.stop);
@@ -520,6 +575,7 @@ async function main() {
         return dev;
       }),
       createGatewayKey(join(state, "gateway")).then(async (key) => {
+        limitedKey = await createLimitedKey(join(state, "gateway"));
         const vars = {
           ANTHROPIC_BASE_URL: upstream.url,
           OPENAI_BASE_URL: `${upstream.url}/v1`,
@@ -567,6 +623,9 @@ async function main() {
       });
     await checkPaths(paths);
     const latency = await withOutputOnFailure(latencyPhase(paths));
+    const gatewayPath = paths.find((p) => p.name === "gateway");
+    const admission = await withOutputOnFailure(admissionPhase(gatewayPath, limitedKey));
+    log(`admission round trip: +${ms(admission.addedP50)} ms at p50`);
     const tput = await withOutputOnFailure(throughputPhase(paths));
     const memory = await withOutputOnFailure(memoryPhase(paths, upstream));
     for (const path of paths) path.agent.destroy();
@@ -591,9 +650,10 @@ async function main() {
         Object.entries(memory).map(([n, m]) => [n, m && { ...m, trace: undefined }]),
       ),
       gatewayServerTiming: serverTimingMedians(latency.samples.gateway.timing),
+      admission,
       micro,
     };
-    console.log(`\n${formatRows(rows)}\n\n${formatMicro(micro)}\n`);
+    console.log(`\n${formatRows(rows)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`);
     console.log("gateway ÷ pass-through Worker:");
     for (const row of rows) {
       if (Number.isFinite(row.ratio)) console.log(`  ${row.metric}: ${row.ratio.toFixed(2)}×`);

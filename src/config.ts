@@ -11,6 +11,8 @@ export interface Env {
   KV: KVNamespace;
   RECORDS: Queue<unknown>;
   METRICS?: AnalyticsEngineDataset;
+  /** Per-user limits (src/limits): one Durable Object per user. */
+  LIMITER?: DurableObjectNamespace<import("./limits/limiter").UserLimiter>;
   /** The dashboard's built files (wrangler.toml [assets]). */
   ASSETS?: Fetcher;
   ANTHROPIC_BASE_URL?: string;

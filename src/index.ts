@@ -5,6 +5,9 @@ import { type Env, getConfig } from "./config";
 import { consumeDeadLetters, consumeRecords } from "./recorder/consumer";
 import { deleteOldRecords } from "./retention";
 
+// The per-user limits Durable Object (wrangler.toml: LIMITER).
+export { UserLimiter } from "./limits/limiter";
+
 export default {
   fetch: app.fetch,
   async queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {

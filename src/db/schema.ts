@@ -54,7 +54,7 @@ export const interceptions = sqliteTable(
     streaming: integer("streaming", { mode: "boolean" }).notNull(),
     startedAt: integer("started_at").notNull(),
     endedAt: integer("ended_at"),
-    /** started | completed | failed | client_disconnected */
+    /** started | completed | failed | client_disconnected | rejected (refused by a limit, never sent upstream) */
     status: text("status").notNull(),
     stopReason: text("stop_reason"),
     errorType: text("error_type"),
@@ -233,3 +233,14 @@ export const cacheFingerprints = sqliteTable(
     index("cache_fingerprints_started_idx").on(t.startedAt),
   ],
 );
+
+/**
+ * Per-user limits (budget, rate limits, model policy; see docs/limits.md). `user_id` "*" is the
+ * default for users without their own row. `policy` is the validated JSON as the admin sent it;
+ * `updated_at` is when it last changed.
+ */
+export const limits = sqliteTable("aibridge_limits", {
+  userId: text("user_id").primaryKey(),
+  policy: text("policy", { mode: "json" }).notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

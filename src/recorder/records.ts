@@ -6,7 +6,8 @@
  */
 import type { CacheFingerprintRecord } from "../analytics/record";
 
-export type InterceptionStatus = "started" | "completed" | "failed" | "client_disconnected";
+/** rejected: refused by a per-user limit (src/limits) before anything reached the upstream. */
+export type InterceptionStatus = "started" | "completed" | "failed" | "client_disconnected" | "rejected";
 export type CredentialKind = "centralized" | "byok";
 
 /** Everything known when an interception opens. Repeated on the end record (see below). */

@@ -30,6 +30,8 @@ export interface UploadedScript {
     [field: string]: unknown;
   };
   modules: string[];
+  /** The Durable Object migration tag the script is at (from metadata.migrations.new_tag). */
+  migrationTag?: string;
 }
 
 export interface CloudflareState {
@@ -93,6 +95,18 @@ export async function startFakeCloudflare(
     const found = state.scripts.get(name);
     if (!found) throw new ApiError(404, 10007, `This Worker does not exist on your account.`);
     return found;
+  };
+  /**
+   * Durable Object migrations ride the upload's metadata ({old_tag?, new_tag, steps | new_sqlite_classes…});
+   * like the real API, an old_tag that is not the script's current tag is refused.
+   */
+  const migrationTagAfter = (name: string, metadata: UploadedScript["metadata"]) => {
+    const current = state.scripts.get(name)?.migrationTag;
+    const migrations = metadata.migrations as { old_tag?: string; new_tag?: string } | undefined;
+    if (!migrations) return current;
+    if ((migrations.old_tag ?? undefined) !== current)
+      throw new ApiError(400, 10079, `migration old_tag ${migrations.old_tag} does not match ${current}`);
+    return migrations.new_tag ?? current;
   };
 
   /** A tiny SQL runner: enough for wrangler's d1_migrations bookkeeping; every statement is recorded. */
@@ -274,6 +288,12 @@ export async function startFakeCloudflare(
 
     // Workers: subdomain, scripts, settings, secrets, schedules, assets
     if (method === "GET" && route(`${acct}/workers/subdomain`)) return { result: { subdomain } };
+    // wrangler reads the script list for the Durable Object migration tag it must continue from.
+    if (method === "GET" && route(`${acct}/workers/scripts`)) {
+      return {
+        result: [...state.scripts].map(([id, s]) => ({ id, migration_tag: s.migrationTag ?? null })),
+      };
+    }
     if (route(`${acct}/workers/scripts/([^/]+)/subdomain`)) {
       if (method === "GET") return { result: { enabled: true, previews_enabled: false } };
       return { result: { enabled: true, previews_enabled: false } };
@@ -306,7 +326,8 @@ export async function startFakeCloudflare(
       const name = p(1);
       // Secrets are kept across uploads: wrangler sends them as "inherit" bindings or leaves them out.
       if (!state.scripts.has(name)) created.push(`script:${name}`);
-      state.scripts.set(name, { metadata, modules: keys.filter((k) => k !== "metadata") });
+      const migrationTag = migrationTagAfter(name, metadata);
+      state.scripts.set(name, { metadata, modules: keys.filter((k) => k !== "metadata"), migrationTag });
       return {
         result: {
           id: name,
@@ -329,7 +350,8 @@ export async function startFakeCloudflare(
         if (!inherited) throw new ApiError(400, 10056, `inherit binding '${binding.name}' is invalid`);
         return inherited;
       });
-      state.scripts.set(p(1), { metadata, modules: keys.filter((k) => k !== "metadata") });
+      const migrationTag = migrationTagAfter(p(1), metadata);
+      state.scripts.set(p(1), { metadata, modules: keys.filter((k) => k !== "metadata"), migrationTag });
       return {
         result: {
           id: randomUUID(),

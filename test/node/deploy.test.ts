@@ -109,6 +109,12 @@ describe("npm run deploy", () => {
       expect(binding("METRICS")).toMatchObject({ type: "analytics_engine", dataset: "aibridge_metrics" });
       expect(binding("ASSETS")).toMatchObject({ type: "assets" });
       expect(binding("BYOK")).toMatchObject({ type: "plain_text", text: "true" });
+      // The per-user limits Durable Object, with its SQLite migration applied on this first upload.
+      expect(binding("LIMITER")).toMatchObject({
+        type: "durable_object_namespace",
+        class_name: "UserLimiter",
+      });
+      expect(cf.state.scripts.get("aibridge-worker")?.migrationTag).toBe("v1-limits");
       expect(metadata.assets?.jwt).toBe("completion-jwt");
       expect(cf.state.schedules.get("aibridge-worker")).toEqual(["17 3 * * *"]);
 

@@ -58,12 +58,17 @@ describe("retention", () => {
       )) as [{ n: number }];
       expect(n, table).toBe(1);
     }
-    // …and RECORD_TABLES is every table D1 has, but the users and keys (not records).
+    // …and RECORD_TABLES is every table D1 has, but the users, keys and limits (configuration, not records).
     const all = await rows<{ name: string }>(
       "select name from sqlite_master where type = 'table' and name like 'aibridge_%' order by name",
     );
     expect(all.map((t) => t.name)).toEqual(
-      [...RECORD_TABLES.map(([table]) => table), "aibridge_api_keys", "aibridge_users"].sort(),
+      [
+        ...RECORD_TABLES.map(([table]) => table),
+        "aibridge_api_keys",
+        "aibridge_limits",
+        "aibridge_users",
+      ].sort(),
     );
     await worker.scheduled(createScheduledController({ cron: "17 3 * * *" }), env);
     const after = await counts();
