@@ -522,6 +522,126 @@ describe("dashboard: prompt-cache breaks", () => {
   });
 });
 
+describe("dashboard: budgets", () => {
+  const BOB = "bob@example.com";
+  const CAROL = "carol@example.com";
+  let rejectedId: string;
+
+  // bob spent $0.00325 today (seed-s4; his other request is unpriced). A $0.004 daily budget
+  // leaves $0.00075, less than the worst case of any priced request: the next one is refused.
+  beforeAll(async () => {
+    const put = await dev.admin(`/limits/${encodeURIComponent(BOB)}`, {
+      method: "PUT",
+      body: JSON.stringify({ budget_usd: 0.004, period: "day" }),
+    });
+    expect(put.status).toBe(200);
+    const { key } = await dev.createKey(BOB);
+    const response = await fetch(`${dev.url}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": key, "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({
+        model: "claude-haiku-4-5",
+        max_tokens: 1000,
+        messages: [{ role: "user", content: "One more question" }],
+      }),
+    });
+    expect(response.status).toBe(429);
+    await response.text();
+    rejectedId = response.headers.get("x-aibridge-interception-id") ?? "";
+    for (let attempt = 0; ; attempt++) {
+      const list = (await (await dev.admin("/interceptions?status=rejected")).json()) as {
+        interceptions: { id: string }[];
+      };
+      if (list.interceptions.some((i) => i.id === rejectedId)) break;
+      if (attempt > 100) throw new Error("the rejected request was not recorded");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 60_000);
+
+  it("shows each user's spend against their budget, and the requests a limit refused", async () => {
+    await page.goto(`${dev.url}/admin?view=limits`);
+    await page.waitForSelector("#limits-table");
+    const rows = await tableValues("#limits-table", "data-user");
+    expect(rows).toEqual([
+      expect.objectContaining({ key: BOB, spent: "3250", budget: "4000", spend: "0.8125", rejected: "1" }),
+    ]);
+    const bob = `#limits-table tr[data-user="${BOB}"]`;
+    expect(await page.textContent(`${bob} td[data-col="rejected"]`)).toBe("1 (budget_exceeded 1)");
+    expect(await page.textContent(`${bob} td[data-col="policy"]`)).toBe("$0.0040 / day");
+    expect(await page.getAttribute(`${bob} td[data-col="spend"] .share-bar rect.warn`, "width")).toBe(
+      "81.25",
+    );
+    const refused = await tableValues("#rejected-table", "data-id");
+    expect(refused).toEqual([
+      expect.objectContaining({ key: rejectedId, user: BOB, reason: "budget_exceeded" }),
+    ]);
+    expect(
+      await page.textContent(`#rejected-table tr[data-id="${rejectedId}"] td[data-col="message"]`),
+    ).toMatch(/budget/i);
+  });
+
+  it("edits a user's limits in a form: the server's validation message is shown, a valid policy is saved", async () => {
+    await reloading(() => page.click(`#limits-table tr[data-user="${BOB}"] a.edit`));
+    expect(query()).toEqual({ view: "limits", edit: BOB });
+    expect(await page.inputValue("#limit-budget_usd")).toBe("0.004");
+    expect(await page.inputValue("#limit-period")).toBe("day");
+
+    await page.fill("#limit-budget_usd", "-5");
+    await page.click("#limits-save");
+    await page.waitForFunction(() => document.querySelector("#limits-error")?.textContent);
+    expect(await page.textContent("#limits-error")).toBe(
+      "budget_usd must be a number of US dollars between 0 and 1e9.",
+    );
+    await page.fill("#limit-budget_usd", "0.01");
+    await page.fill("#limit-allow", "(unclosed");
+    await page.click("#limits-save");
+    await page.waitForFunction(() => document.querySelector("#limits-error")?.textContent?.includes("allow"));
+    await page.screenshot({
+      path: join(PROJECT_ROOT, "test-artifacts/dashboard-limits-form.png"),
+      fullPage: true,
+    });
+    // Nothing was saved by the refused attempts.
+    const before = (await (await dev.admin(`/limits/${encodeURIComponent(BOB)}`)).json()) as {
+      policy: unknown;
+    };
+    expect(before.policy).toEqual({ budget_usd: 0.004, period: "day" });
+
+    await page.fill("#limit-allow", "^claude-");
+    await reloading(() => page.click("#limits-save"));
+    expect(query()).toEqual({ view: "limits" });
+    const after = (await (await dev.admin(`/limits/${encodeURIComponent(BOB)}`)).json()) as {
+      policy: unknown;
+    };
+    expect(after.policy).toEqual({ budget_usd: 0.01, period: "day", models: { allow: "^claude-" } });
+    const bob = `#limits-table tr[data-user="${BOB}"]`;
+    expect(await page.getAttribute(`${bob} td[data-col="budget"]`, "data-value")).toBe("10000");
+    expect(await page.getAttribute(`${bob} td[data-col="spend"]`, "data-value")).toBe("0.3250");
+
+    // A user without a policy yet.
+    await reloading(() => page.click("#limits-add"));
+    await page.fill("#limit-user", CAROL);
+    await page.fill("#limit-budget_usd", "1");
+    await page.selectOption("#limit-period", "month");
+    await reloading(() => page.click("#limits-save"));
+    const carol = await tableValues("#limits-table", "data-user");
+    expect(carol.map((r) => [r.key, r.budget])).toEqual([
+      [BOB, "10000"],
+      [CAROL, "1000000"],
+    ]);
+    await page.screenshot({
+      path: join(PROJECT_ROOT, "test-artifacts/dashboard-budgets.png"),
+      fullPage: true,
+    });
+
+    // Removing carol's policy: she has no limits again.
+    await reloading(() => page.click(`#limits-table tr[data-user="${CAROL}"] a.edit`));
+    await reloading(() => page.click("#limits-delete"));
+    expect((await tableValues("#limits-table", "data-user")).map((r) => r.key)).toEqual([BOB]);
+    expect((await dev.admin(`/limits/${encodeURIComponent(CAROL)}`)).status).toBe(404);
+    expect(consoleErrors.filter((e) => !e.startsWith("Failed to load resource"))).toEqual([]);
+  });
+});
+
 describe("dashboard: redactions", () => {
   const GRACE = "grace@example.com";
   let id: string;

@@ -4,12 +4,13 @@
  */
 import { cache } from "./cache";
 import { interceptionPanel } from "./interception";
+import { limits } from "./limits";
 import { overview } from "./overview";
 import { redactions } from "./redactions";
 import { session } from "./session";
 import { user } from "./user";
 import type { Panel, View } from "./view";
 
-export const VIEWS: View[] = [overview, user, session, cache, redactions];
+export const VIEWS: View[] = [overview, user, session, cache, limits, redactions];
 
 export const PANELS: Panel[] = [interceptionPanel];
