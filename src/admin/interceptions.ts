@@ -1,5 +1,5 @@
 /**
- * GET /admin/v1/interceptions?user=&model=&from=&to=&cursor=&limit=  newest first, keyset-paginated
+ * GET /admin/v1/interceptions?user=&model=&status=&from=&to=&cursor=&limit=  newest first, keyset-paginated
  * GET /admin/v1/interceptions/:id                                   one, with every record
  * GET /admin/v1/sessions/:id                                        a client session, in order
  */
@@ -202,6 +202,8 @@ adminInterceptionRoutes.get("/", async (c) => {
   const range = parseRange((name) => c.req.query(name));
   const user = optionalText("user", c.req.query("user"));
   const model = optionalText("model", c.req.query("model"));
+  // e.g. status=rejected: the requests a limit refused (the dashboard's Budgets view).
+  const status = optionalText("status", c.req.query("status"));
   const limit = parseLimit(c.req.query("limit"), 50, 200);
   const cursorText = c.req.query("cursor");
   const [afterTime, afterId] = cursorText ? decodeCursor(cursorText) : [null, null];
@@ -211,9 +213,10 @@ adminInterceptionRoutes.get("/", async (c) => {
        and (?3 is null or initiator_id = ?3)
        and (?4 is null or model = ?4)
        and (?5 is null or started_at < ?5 or (started_at = ?5 and id < ?6))
+       and (?8 is null or status = ?8)
      order by started_at desc, id desc limit ?7`,
   )
-    .bind(range.from, range.to, user, model, afterTime, afterId, limit + 1)
+    .bind(range.from, range.to, user, model, afterTime, afterId, limit + 1, status)
     .all<InterceptionRow>();
   const page = results.slice(0, limit);
   const last = page[page.length - 1];
