@@ -12,9 +12,10 @@ import { promisify } from "node:util";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUIET_WRANGLER_ENV } from "../../scripts/lib/wrangler.mjs";
+import { hourlySince, rebuildSql } from "../../src/recorder/rollup-sql.mjs";
 import { startFakeAnthropic } from "../fakes/anthropic";
 import type { FakeServer } from "../fakes/server";
-import { EXPECTED_7D, seedSql, utcDay } from "../worker/admin-seed";
+import { DAY_MS, EXPECTED_7D, SEEDS, seedSql, startOfTodayUtc, utcDay } from "../worker/admin-seed";
 import { SECRETS } from "../worker/secrets-corpus";
 import { launchBrowser } from "./browser";
 import { ClaudeCodeTurns } from "./claude-code-session";
@@ -32,6 +33,11 @@ beforeAll(async () => {
   fake = await startFakeAnthropic();
   dev = await startWranglerDev({ vars: { ANTHROPIC_BASE_URL: fake.url } });
   await dev.d1(seedSql());
+  // The seed goes straight into the raw tables (as on a database from before rollups): rebuild the
+  // rollups that usage answers read, for the seeded days only (one wrangler call).
+  const days = [...new Set(SEEDS.map((seed) => startOfTodayUtc() - seed.daysAgo * DAY_MS))];
+  const since = hourlySince(Date.now());
+  await dev.d1(days.flatMap((day) => rebuildSql(day, day + DAY_MS, since)).join(";\n"));
   browser = await launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
   page = await openPage(context);

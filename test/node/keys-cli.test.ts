@@ -55,9 +55,10 @@ describe("npm run -s keys", () => {
     const key = created.trimEnd().split("\n").at(-1)!;
     expect(key).toMatch(/^aib_[A-Za-z0-9_-]{43}$/);
 
-    // The gateway caches the key from this first use: the 30 s bound runs from here.
-    const cachedAt = Date.now();
+    // The gateway caches the key during this first use: the 30 s bound runs from its answer at the
+    // latest (timed from the answer, so a slow request on a loaded machine cannot fail the test).
     const ok = await ask(key);
+    const cachedAt = Date.now();
     expect(ok.status).toBe(200);
     await ok.arrayBuffer();
 
@@ -77,11 +78,13 @@ describe("npm run -s keys", () => {
       `select revoked_at from aibridge_api_keys where id = '${row!.id}'`,
     );
     expect(revoked?.revoked_at).toBeGreaterThan(0);
-    // The running gateway cached the key when it was used; within the 30 s bound it is refused.
-    // The poll stops at the bound (plus 2 s for a request's own time), not later.
+    // The running gateway cached the key when it was used; past the 30 s bound it is refused. The
+    // poll ends with the first request that *started* after the bound: that one must be refused.
     const bound = 30_000;
     let status = 200;
-    while (Date.now() - cachedAt < bound + 2_000) {
+    let startedAfterBound = false;
+    while (!startedAfterBound) {
+      startedAfterBound = Date.now() - cachedAt > bound;
       const response = await ask(key);
       status = response.status;
       await response.arrayBuffer();
@@ -89,7 +92,6 @@ describe("npm run -s keys", () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(status).toBe(401);
-    expect(Date.now() - cachedAt).toBeLessThan(bound + 2_000);
 
     await expect(keys("revoke", "no-such-id")).rejects.toThrow(/No key with id/);
   }, 120_000);
