@@ -194,6 +194,16 @@ export class Interception {
     });
   }
 
+  /**
+   * Adds a record to the batch sent with the end record: one queue send per interception rather
+   * than one more. False once the interception has ended; the caller then sends it itself.
+   */
+  attachRecord(record: RecordMessage): boolean {
+    if (this.ended) return false;
+    this.buffer.push(record);
+    return true;
+  }
+
   /** Ends the interception once; later calls are ignored (the first outcome wins). */
   end(outcome: EndInterception): void {
     if (this.ended) return;
