@@ -7,7 +7,9 @@
  *   - tool injection on a 400 KB Claude-Code-shaped body: what runWithInjectedTools adds per request
  *     (anthropicInjection.prepare splicing the tools and tool_choice into the already-decoded body
  *     text), in ms per op; plus the body parse every bridged request pays, and the prompt-cache
- *     fingerprint (src/analytics/fingerprint.ts) each request's body gets in waitUntil.
+ *     fingerprint (src/analytics/fingerprint.ts) each request's body gets in waitUntil;
+ *   - the secret scan and redaction every recorded text goes through (src/redaction/redact.ts), in
+ *     ms of CPU per MB: on ordinary code (the common case) and on text dense with secrets.
  *
  *   node bench/micro.mjs [--smoke]      prints JSON
  */
@@ -32,6 +34,8 @@ export async function loadSource() {
         'export { anthropicInjection } from "./src/providers/anthropic/injection";',
         'export { readJsonBody } from "./src/bridge/body";',
         'export { fingerprintRequest } from "./src/analytics/fingerprint";',
+        'export { redactText, newRedactionState } from "./src/redaction/redact";',
+        'export { DOCUMENT, NEAR_MISSES, SECRETS } from "./test/worker/secrets-corpus";',
       ].join("\n"),
       resolveDir: ROOT,
       loader: "ts",
@@ -294,7 +298,29 @@ export async function runMicro({ smoke = false } = {}) {
       if (!src.fingerprintRequest("messages", bodyText)) throw new Error("no fingerprint");
     }, timing),
   };
-  return { sse, injection };
+
+  // ---- Secret scan + redaction (every recorded text, in waitUntil) ----
+  const MB = 1024 * 1024;
+  const fill = (piece) => {
+    let text = "";
+    while (text.length < MB) text += piece;
+    return text.slice(0, MB);
+  };
+  // Ordinary code and prose with near-misses (UUIDs, SHAs, base64) and no secret; then the fake
+  // secrets corpus repeated (a .env, PEM keys, tokens: ~17 secrets every 6 KB).
+  const ordinary = fill(`${src.NEAR_MISSES}\n${bodyText.slice(0, 64 * 1024)}\n`);
+  const dense = fill(`${src.DOCUMENT}\n`);
+  const key = "bench-redaction-key-0123456789";
+  const leaks = (out) => Object.values(src.SECRETS).some((secret) => out.includes(secret.value));
+  if (leaks(await src.redactText(dense, key, src.newRedactionState())))
+    throw new Error("redaction leaked a secret");
+  const scanOp = (text) => () => src.redactText(text, key, src.newRedactionState());
+  const perMb = async (text) => {
+    const { wallMs, cpuMs } = await measure(scanOp(text), timing);
+    return { cpuMs: cpuMs / (text.length / MB), wallMs: wallMs / (text.length / MB) };
+  };
+  const redaction = { ordinary: await perMb(ordinary), dense: await perMb(dense) };
+  return { sse, injection, redaction };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -13,7 +13,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { uuidv7 } from "uuidv7";
 import { d1Query, parseArgs, sqlString } from "./lib/d1.mjs";
 
-const { flags, positionals } = parseArgs(process.argv.slice(2));
+const { flags, positionals } = parseArgs(process.argv.slice(2), {
+  user: { type: "string" },
+  name: { type: "string" },
+  json: { type: "boolean" },
+});
 const target = { remote: flags.remote === true, persistTo: flags["persist-to"], config: flags.config };
 const command = positionals[0];
 

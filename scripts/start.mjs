@@ -5,10 +5,8 @@
  * Extra arguments go to `wrangler dev` (e.g. `npm start -- --port 9000`).
  */
 import { spawnSync } from "node:child_process";
-import { createRequire } from "node:module";
-import { QUIET_WRANGLER_ENV } from "./lib/d1.mjs";
+import { QUIET_WRANGLER_ENV, WRANGLER_BIN as wrangler } from "./lib/wrangler.mjs";
 
-const wrangler = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
 const env = { ...process.env, ...QUIET_WRANGLER_ENV };
 
 function run(args) {

@@ -2,7 +2,7 @@
 /**
  * Usage and cost from the command line (the HTTP twin is GET /admin/v1/usage).
  *
- *   npm run -s usage -- --by user --since 7d                  # user | model | day | client
+ *   npm run -s usage -- --by user --since 7d                  # user | model | day | client | instance
  *   npm run -s usage -- --by model --since 2026-05-01 --until 2026-05-31 --user alice@example.com
  *   npm run -s usage -- --by day --since 30d --remote --json
  *
@@ -19,6 +19,8 @@ const DIMENSIONS = {
   model: "i.model",
   client: "i.client",
   day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+  // The provider instance that answered (docs/providers.md), as in the admin API.
+  instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
 };
 const DAY_MS = 86_400_000;
 
@@ -38,7 +40,14 @@ function parseTime(flag, value, asEnd) {
   fail(`--${flag}: expected 7d, 24h, a date (2026-05-01), an ISO date-time or epoch ms; got "${value}"`);
 }
 
-const { flags } = parseArgs(process.argv.slice(2));
+const { flags } = parseArgs(process.argv.slice(2), {
+  by: { type: "string" },
+  since: { type: "string" },
+  until: { type: "string" },
+  user: { type: "string" },
+  model: { type: "string" },
+  json: { type: "boolean" },
+});
 const by = typeof flags.by === "string" ? flags.by : "user";
 if (!(by in DIMENSIONS)) fail(`--by: one of ${Object.keys(DIMENSIONS).join(", ")}`);
 const since = parseTime("since", typeof flags.since === "string" ? flags.since : "7d", false);

@@ -1,5 +1,6 @@
 import type { Actor } from "./auth/actor";
 import type { Config, Env } from "./config";
+import type { ProviderInstance } from "./providers/instances";
 
 /** Hono's typing for this app: the Worker bindings plus what middleware puts on the context. */
 export interface AppEnv {
@@ -7,6 +8,8 @@ export interface AppEnv {
   Variables: {
     config: Config;
     actor: Actor;
+    /** The provider instance the path names (src/providers/instances.ts). */
+    instance: ProviderInstance;
     /** Milliseconds spent resolving the caller (key lookup), for Server-Timing and metrics. */
     authMs: number;
   };

@@ -1,15 +1,13 @@
 /** The Hono app: routes and app-wide middleware, nothing else. */
 import { Hono } from "hono";
-import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { adminRoutes } from "./admin/routes";
 import type { AppEnv } from "./app-env";
-import { ConfigError, getConfig } from "./config";
+import { ConfigError } from "./config";
 import { log } from "./log";
 import { anthropicError } from "./providers/anthropic/errors";
-import { anthropicRoutes } from "./providers/anthropic/routes";
+import { instanceRoutes } from "./providers/mount";
 import { openaiError } from "./providers/openai/errors";
-import { openaiRoutes } from "./providers/openai/routes";
 
 export const app = new Hono<AppEnv>();
 
@@ -17,33 +15,8 @@ app.use(requestId({ headerName: "x-aibridge-request-id" }));
 
 app.get("/healthz", (c) => c.json({ ok: true }));
 
-// No CORS unless CORS_ORIGINS lists origins: browsers elsewhere cannot call the gateway by default.
-const providerCors = cors({
-  origin: (origin, c) => (getConfig(c.env).corsOrigins.includes(origin) ? origin : null),
-  allowHeaders: [
-    "authorization",
-    "x-api-key",
-    "x-aibridge-key",
-    "content-type",
-    "anthropic-version",
-    "anthropic-beta",
-  ],
-  exposeHeaders: ["x-aibridge-interception-id", "server-timing", "request-id", "x-request-id"],
-  maxAge: 600,
-});
-for (const prefix of ["/anthropic/*", "/openai/*"]) {
-  app.use(prefix, async (c, next) => {
-    let origins: string[];
-    try {
-      origins = getConfig(c.env).corsOrigins;
-    } catch {
-      return next(); // the provider routes answer a bad configuration in their own shape
-    }
-    return origins.length > 0 ? providerCors(c, next) : next();
-  });
-}
-app.route("/anthropic", anthropicRoutes);
-app.route("/openai", openaiRoutes);
+// Every provider instance at /{name} (today's /anthropic and /openai when PROVIDERS is unset).
+app.route("/", instanceRoutes);
 app.get("/admin/", (c) => c.redirect("/admin", 301));
 app.route("/admin", adminRoutes);
 

@@ -4,6 +4,7 @@
  */
 
 import { type PriceOverrides, parsePriceOverrides } from "./pricing/overrides";
+import { parseRecordingConfig, type RecordingConfig } from "./redaction/config";
 
 export interface Env {
   DB: D1Database;
@@ -28,6 +29,8 @@ export interface Env {
   /** Follow-up polls for background responses (src/background/follow.ts). */
   BACKGROUND?: Queue<unknown>;
   CORS_ORIGINS?: string;
+  RECORD_CONTENT?: string;
+  REDACTION_KEY?: string;
   [secret: string]: unknown;
 }
 
@@ -53,6 +56,8 @@ export interface Config {
   mcpServersJson: string;
   /** Per-model prices from PRICING_OVERRIDES (lower-cased model id or family → USD per MTok). */
   pricingOverrides: PriceOverrides;
+  /** RECORD_CONTENT and the marker key (src/redaction/config.ts). */
+  recording: RecordingConfig;
 }
 
 export class ConfigError extends Error {
@@ -77,12 +82,13 @@ export function getConfig(env: Env): Config {
 }
 
 export function parseConfig(env: Env): Config {
+  const adminToken = parseAdminToken(env);
   return {
     anthropicBaseUrl: parseBaseUrl(env, "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
     openaiBaseUrl: parseBaseUrl(env, "OPENAI_BASE_URL", "https://api.openai.com/v1"),
     anthropicApiKey: optionalSecret(env, "ANTHROPIC_API_KEY"),
     openaiApiKey: optionalSecret(env, "OPENAI_API_KEY"),
-    adminToken: parseAdminToken(env),
+    adminToken,
     byok: parseBoolean(env, "BYOK", true),
     retentionDays: parsePositiveInt(env, "RETENTION_DAYS", 60),
     corsOrigins: parseOrigins(env, "CORS_ORIGINS"),
@@ -93,6 +99,7 @@ export function parseConfig(env: Env): Config {
     recordsRetryBaseSeconds: parseIntInRange(env, "RECORDS_RETRY_BASE_SECONDS", 2, 0, 300),
     mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",
     pricingOverrides: parsePricingOverrides(env),
+    recording: parseRecording(env, adminToken),
   };
 }
 
@@ -145,6 +152,16 @@ function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
 function parsePricingOverrides(env: Env): PriceOverrides {
   const result = parsePriceOverrides(stringVar(env, "PRICING_OVERRIDES") ?? "{}");
   if (typeof result === "string") throw new ConfigError("PRICING_OVERRIDES", result);
+  return result;
+}
+
+function parseRecording(env: Env, adminToken: string | undefined): RecordingConfig {
+  const vars = {
+    RECORD_CONTENT: stringVar(env, "RECORD_CONTENT"),
+    REDACTION_KEY: stringVar(env, "REDACTION_KEY"),
+  };
+  const result = parseRecordingConfig(vars, adminToken);
+  if ("problem" in result) throw new ConfigError(result.variable, result.problem);
   return result;
 }
 

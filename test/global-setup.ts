@@ -4,6 +4,8 @@
  */
 import type { TestProject } from "vitest/node";
 import { startFakeAnthropic } from "./fakes/anthropic";
+import { startFakeBedrock } from "./fakes/bedrock";
+import { startFakeFlaky } from "./fakes/flaky";
 import { startEverythingServer } from "./fakes/mcp";
 import { startFakeOpenAI } from "./fakes/openai";
 
@@ -12,19 +14,25 @@ declare module "vitest" {
     anthropicUrl: string;
     openaiUrl: string;
     mcpUrl: string;
+    bedrockUrl: string;
+    flakyUrl: string;
   }
 }
 
 export default async function setup(project: TestProject) {
-  const [anthropic, openai, mcp] = await Promise.all([
+  const [anthropic, openai, mcp, bedrock, flaky] = await Promise.all([
     startFakeAnthropic(),
     startFakeOpenAI(),
     startEverythingServer(),
+    startFakeBedrock(),
+    startFakeFlaky(),
   ]);
   project.provide("anthropicUrl", anthropic.url);
   project.provide("openaiUrl", openai.url);
   project.provide("mcpUrl", mcp.url);
+  project.provide("bedrockUrl", bedrock.url);
+  project.provide("flakyUrl", flaky.url);
   return async () => {
-    await Promise.all([anthropic.close(), openai.close(), mcp.stop()]);
+    await Promise.all([anthropic.close(), openai.close(), mcp.stop(), bedrock.close(), flaky.close()]);
   };
 }

@@ -1,46 +1,15 @@
 /**
- * `wrangler dev` for the benchmark, the same way test/node/wrangler-dev.ts does it (that harness is
- * TypeScript, which Node 20 cannot load from a .mjs script, so its approach is repeated here):
- * vars in a generated --env-file (never the developer's .dev.vars), local state in a temp dir, free
- * ports, started detached in its own process group and stopped by killing the group (wrangler
- * leaves workerd children behind otherwise), offline env. Also finds the workerd processes the dev
- * server runs, so their memory can be sampled from /proc.
+ * `wrangler dev` for the benchmark: the project's one harness (scripts/lib/wrangler.mjs: generated
+ * --env-file, temp state, free ports, process-group stop, offline env), plus what only the
+ * benchmark needs: running a pre-built bundle, and finding the workerd processes so their memory
+ * can be sampled from /proc.
  */
-import { execFile, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { join, resolve } from "node:path";
-import { promisify } from "node:util";
-import { QUIET_WRANGLER_ENV } from "../../scripts/lib/d1.mjs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { startWranglerDev as startDev, wranglerRun } from "../../scripts/lib/wrangler.mjs";
 
-const run = promisify(execFile);
-
-export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
-export const WRANGLER = join(PROJECT_ROOT, "node_modules/.bin/wrangler");
-
-export const OFFLINE_ENV = { ...QUIET_WRANGLER_ENV, CI: "true", NO_COLOR: "1" };
-
-export function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Runs a wrangler command to completion (migrations and the like). */
-export function wranglerRun(args, options = {}) {
-  return run(WRANGLER, args, {
-    cwd: options.cwd ?? PROJECT_ROOT,
-    env: { ...process.env, ...OFFLINE_ENV },
-    timeout: options.timeout ?? 120_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-}
+export { freePort, OFFLINE_ENV, PROJECT_ROOT, wranglerRun } from "../../scripts/lib/wrangler.mjs";
 
 /**
  * Starts `wrangler dev` for the config at `config` (entry `script` instead of the config's main,
@@ -76,83 +45,16 @@ export async function startWranglerDev({
     if (!built) throw new Error(`no bundle in ${outdir}`);
     entry = join(outdir, built);
   }
-  const envFile = join(persistTo, `${name}.env`);
-  await writeFile(
-    envFile,
-    Object.entries(vars)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}\n`)
-      .join(""),
-  );
-  const [port, inspectorPort] = [await freePort(), await freePort()];
-  const args = [
-    "dev",
-    ...(entry ? [entry] : []),
-    ...(prebuild ? ["--no-bundle"] : []),
-    "--config", config,
-    "--ip", "127.0.0.1",
-    "--port", String(port),
-    "--inspector-port", String(inspectorPort),
-    "--persist-to", persistTo,
-    "--env-file", envFile,
-    "--log-level", "warn",
-    "--show-interactive-dev-session=false",
-  ]; // biome-ignore format: flag/value pairs read better on one line each
-  const child = spawn(WRANGLER, args, {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...OFFLINE_ENV },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+  return startDev({
+    name,
+    config,
+    script: entry,
+    vars,
+    persistTo,
+    readyPath,
+    timeoutMs,
+    extraArgs: [...(prebuild ? ["--no-bundle"] : []), "--log-level", "warn"],
   });
-  // Always drain the output (a full pipe would block the Worker's console.log); keep the tail.
-  let output = "";
-  const keep = (data) => {
-    output = (output + data.toString()).slice(-20_000);
-  };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  const exited = new Promise((done) => child.once("exit", done));
-
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`wrangler dev (${name}) exited with ${child.exitCode}:\n${output}`);
-    const ok = await fetch(`${url}${readyPath}`).then(
-      async (r) => {
-        await r.arrayBuffer();
-        return r.ok;
-      },
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev (${name}) was not ready in time:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return { name, url, pid: child.pid, stop, output: () => output };
 }
 
 /** Processes below `rootPid` (not including it), from /proc. */

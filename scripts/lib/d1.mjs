@@ -3,23 +3,21 @@
  * production), so the CLIs need no Cloudflare credentials of their own beyond wrangler's.
  */
 import { execFileSync } from "node:child_process";
-import { createRequire } from "node:module";
+import { parseArgs as parseNodeArgs } from "node:util";
+import { remoteD1Config } from "./remote-d1.mjs";
+import { QUIET_WRANGLER_ENV, WRANGLER_BIN } from "./wrangler.mjs";
 
-const wranglerBin = createRequire(import.meta.url).resolve("wrangler/bin/wrangler.js");
+export { QUIET_WRANGLER_ENV };
 
-/** wrangler without telemetry, error reports, the banner or Cloudflare lookups: it works offline. */
-export const QUIET_WRANGLER_ENV = {
-  WRANGLER_SEND_METRICS: "false",
-  WRANGLER_SEND_ERROR_REPORTS: "false",
-  WRANGLER_HIDE_BANNER: "true",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-};
-
-/** Where the D1 call goes: { remote: boolean, persistTo?: string, config?: string }. */
+/**
+ * Where the D1 call goes: { remote: boolean, persistTo?: string, config?: string }. Remote calls
+ * without --config get a config carrying the database id (wrangler.toml has none: remote-d1.mjs).
+ */
 export function d1Target(options) {
   const args = [options.remote ? "--remote" : "--local"];
   if (options.persistTo && !options.remote) args.push("--persist-to", options.persistTo);
-  if (options.config) args.push("--config", options.config);
+  const config = options.config ?? (options.remote ? remoteD1Config() : undefined);
+  if (config) args.push("--config", config);
   return args;
 }
 
@@ -27,7 +25,7 @@ export function d1Target(options) {
 export function d1Query(sql, target) {
   const output = execFileSync(
     process.execPath,
-    [wranglerBin, "d1", "execute", "DB", ...d1Target(target), "--json", "--command", sql],
+    [WRANGLER_BIN, "d1", "execute", "DB", ...d1Target(target), "--json", "--command", sql],
     { encoding: "utf8", env: { ...process.env, ...QUIET_WRANGLER_ENV }, stdio: ["ignore", "pipe", "pipe"] },
   );
   const start = output.indexOf("[");
@@ -41,18 +39,29 @@ export function sqlString(value) {
   return `'${String(value).replace(/'/g, "''")}'`;
 }
 
-/** Minimal flag parsing: --name value, --flag (boolean), positionals. */
-export function parseArgs(argv) {
-  const flags = {};
-  const positionals = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg.startsWith("--")) {
-      const [name, inline] = arg.slice(2).split("=", 2);
-      if (inline !== undefined) flags[name] = inline;
-      else if (argv[i + 1] !== undefined && !argv[i + 1].startsWith("--")) flags[name] = argv[++i];
-      else flags[name] = true;
-    } else positionals.push(arg);
+/** The flags every D1 CLI takes: where the database is. */
+const TARGET_FLAGS = {
+  remote: { type: "boolean" },
+  "persist-to": { type: "string" },
+  config: { type: "string" },
+};
+
+/**
+ * The CLIs' arguments, parsed by Node's util.parseArgs: `options` are the command's own flags
+ * ({ name: { type: "string" | "boolean" } }) besides the target flags. An unknown flag or a missing
+ * value prints the reason and exits with status 2.
+ */
+export function parseArgs(argv, options = {}) {
+  try {
+    const { values, positionals } = parseNodeArgs({
+      args: argv,
+      options: { ...TARGET_FLAGS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { flags: values, positionals };
+  } catch (error) {
+    console.error(error.message);
+    process.exit(2);
   }
-  return { flags, positionals };
 }

@@ -16,6 +16,9 @@ interface InterceptionRow {
   initiator_id: string;
   provider: string;
   provider_name: string;
+  instance: string | null;
+  upstream_instance: string | null;
+  fallback: number;
   model: string;
   client: string;
   user_agent: string | null;
@@ -28,6 +31,9 @@ interface InterceptionRow {
   stop_reason: string | null;
   error_type: string | null;
   error_message: string | null;
+  record_content: string | null;
+  record_content_source: string | null;
+  redactions: string | null;
 }
 
 interface TokenSums {
@@ -42,7 +48,8 @@ interface TokenSums {
 }
 
 const INTERCEPTION_COLUMNS = `id, initiator_id, provider, provider_name, model, client, user_agent, client_session_id,
-  credential_kind, streaming, started_at, ended_at, status, stop_reason, error_type, error_message`;
+  credential_kind, streaming, started_at, ended_at, status, stop_reason, error_type, error_message,
+  instance, upstream_instance, fallback, record_content, record_content_source, redactions`;
 
 /** Child rows for a set of interceptions in one round trip (ids travel as one JSON parameter). */
 async function children(db: D1Database, ids: string[]) {
@@ -120,6 +127,10 @@ function summary(row: InterceptionRow, related: Awaited<ReturnType<typeof childr
     user: row.initiator_id,
     provider: row.provider,
     api: row.provider_name,
+    // The provider instance addressed, the one that answered, and whether that was a fallback.
+    instance: row.instance ?? row.provider,
+    upstream_instance: row.upstream_instance,
+    fallback: row.fallback === 1,
     model: row.model,
     client: row.client,
     session_id: row.client_session_id,
@@ -142,6 +153,12 @@ function summary(row: InterceptionRow, related: Awaited<ReturnType<typeof childr
     // Parts beyond the first row (aibridge_record_parts) also make a prompt longer than its preview.
     prompt_truncated: prompt ? prompt.truncated : false,
     tools: (related.tools.get(row.id) ?? []).map((t) => ({ tool: t.tool, injected: t.injected === 1 })),
+    // What was stored of the content (docs/redaction.md): mode, who chose it, secrets hidden by kind.
+    recording: {
+      content: row.record_content,
+      source: row.record_content_source,
+      redactions: parseJson(row.redactions) as Record<string, number> | null,
+    },
   };
 }
 

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env";
 import { ConfigError } from "../config";
 import { log } from "../log";
+import { adminRedactionRoutes } from "../redaction/usage";
 import { adminAuth } from "./auth";
 import { adminCacheRoutes } from "./cache";
 import { dashboardRoutes } from "./dashboard";
@@ -19,6 +20,7 @@ adminRoutes.route("/v1/usage", adminUsageRoutes);
 adminRoutes.route("/v1/interceptions", adminInterceptionRoutes);
 adminRoutes.route("/v1/sessions", adminSessionRoutes);
 adminRoutes.route("/v1/cache", adminCacheRoutes);
+adminRoutes.route("/v1/redactions", adminRedactionRoutes);
 // The page and its assets hold no data; every number they show comes from /v1 with the token.
 adminRoutes.route("/", dashboardRoutes);
 

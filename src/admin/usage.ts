@@ -1,10 +1,10 @@
 /**
- * GET /admin/v1/usage?group_by=user|model|day|client[,…]&from=&to=&user=&model=
+ * GET /admin/v1/usage?group_by=user|model|day|client|instance[,…]&from=&to=&user=&model=
  * Tokens by type, requests, cost and the number of unpriced usage records per group. Requests are
  * counted per interception (failed ones included); tokens and cost come from its usage records.
  */
 import { Hono } from "hono";
-import { withCacheBreaks } from "../analytics/query";
+import { type BreakDimension, withCacheBreaks } from "../analytics/query";
 import type { AppEnv } from "../app-env";
 import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
 
@@ -14,6 +14,9 @@ const DIMENSIONS = {
   model: "i.model",
   client: "i.client",
   day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+  // The provider instance that answered (a fallback counts as itself); rows from before instances
+  // existed carry only the API family, which is also the default instances' name.
+  instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
 } as const;
 type Dimension = keyof typeof DIMENSIONS;
 
@@ -150,13 +153,11 @@ adminUsageRoutes.get("/", async (c) => {
     model: optionalText("model", c.req.query("model")),
   };
   // Prompt-cache breaks per group come from src/analytics (worked out from fingerprints at query time).
-  const { rows, totals } = await withCacheBreaks(
-    c.env.DB,
-    c.env,
-    groupBy,
-    filter,
-    await queryUsage(c.env.DB, groupBy, filter),
-  );
+  const usage = await queryUsage(c.env.DB, groupBy, filter);
+  // The cache analysis does not see provider instances: grouped by instance, rows carry no break counts.
+  const { rows, totals } = groupBy.includes("instance")
+    ? usage
+    : await withCacheBreaks(c.env.DB, c.env, groupBy as BreakDimension[], filter, usage);
   return c.json({
     group_by: groupBy,
     from: iso(range.from),

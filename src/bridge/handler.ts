@@ -8,6 +8,7 @@ import type { AppEnv } from "../app-env";
 import { followBackgroundResponse } from "../background/follow";
 import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
+import { RECORD_HEADER } from "../redaction";
 import { createSseDecoder } from "../sse/decoder";
 import { requestTextChars } from "../usage/estimate";
 import type { ProviderAdapter, StreamRewriter } from "./adapter";
@@ -16,15 +17,14 @@ import { detectClient } from "./client";
 import { relayedFieldProblem } from "./fields";
 import {
   clientResponseHeaders,
-  fetchUpstream,
   UpstreamTimeoutError,
   UpstreamUnreachableError,
   upstreamRequestHeaders,
-  withoutCredentialParams,
 } from "./http";
 import { Interception, type OverheadTimings } from "./interception";
 import { runWithInjectedTools } from "./loop";
 import { type RelayOutcome, relayStream } from "./relay";
+import { upstreamRoute } from "./upstream";
 
 export function bridgeHandler(adapter: ProviderAdapter) {
   return async (c: Context<AppEnv>): Promise<Response> => {
@@ -40,10 +40,20 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const problem = relayedFieldProblem(json);
     if (problem) return adapter.errorResponse(400, problem);
 
-    const credential = adapter.credential(config, actor);
+    // The provider instance of the path: its key (or the user's own), its fallbacks, its breaker.
+    const route = upstreamRoute(c, adapter, model);
+    const credential = route.credential;
     const facts = adapter.describeRequest(json, request.headers);
     const interception = new Interception(
-      { env: c.env, ctx: c.executionCtx },
+      {
+        env: c.env,
+        ctx: c.executionCtx,
+        recording: {
+          configured: config.recording.recordContent,
+          header: request.headers.get(RECORD_HEADER),
+          key: config.recording.redactionKey,
+        },
+      },
       {
         actor,
         provider: adapter.provider,
@@ -54,6 +64,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
         clientSessionId: facts.clientSessionId,
         correlatingToolCallId: facts.correlatingToolCallId,
         streaming: facts.streaming,
+        instance: route.instance.name,
         route: new URL(request.url).pathname,
         method: request.method,
       },
@@ -64,7 +75,6 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     if (facts.prompt) interception.recordPrompt(facts.prompt);
     observeCachePrefix(c.executionCtx, c.env, interception, text);
 
-    const incomingUrl = new URL(withoutCredentialParams(request.url));
     const headers = upstreamRequestHeaders(request.headers, credential);
     for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {
       if (!headers.has(name)) headers.set(name, value);
@@ -74,7 +84,8 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const dialect = injectionDialect(adapter);
     if (dialect) {
       const loop = { c, adapter, dialect, json, text, model, interception, headers };
-      const looped = await runWithInjectedTools({ ...loop, url: adapter.upstreamUrl(config, incomingUrl) });
+      const send = (body: string) => route.send(body, headers, interception);
+      const looped = await runWithInjectedTools({ ...loop, url: route.url, send });
       if (looped) return looped;
     }
 
@@ -86,11 +97,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     let upstream: Response;
     const upstreamStarted = performance.now();
     try {
-      upstream = await fetchUpstream(
-        adapter.upstreamUrl(config, incomingUrl),
-        { method: "POST", headers, body: prepared?.bytes ?? bytes },
-        config.upstreamIdleTimeoutMs,
-      );
+      upstream = await route.send(prepared?.bytes ?? bytes, headers, interception);
     } catch (error) {
       if (!(error instanceof UpstreamUnreachableError)) throw error;
       const timedOut = error instanceof UpstreamTimeoutError;
@@ -137,8 +144,14 @@ export function bridgeHandler(adapter: ProviderAdapter) {
           : { status: "completed", stopReason: outcome.stopReason },
       );
     } catch (error) {
-      log.warn("unparseable_upstream_body", { interception: interception.id, error: String(error) });
-      interception.end({ status: "failed", errorType: "unparseable_response", errorMessage: String(error) });
+      // JSON.parse's message quotes the body, and a body may hold secrets: name the error only.
+      const errorName = error instanceof Error ? error.name : "unknown";
+      log.warn("unparseable_upstream_body", { interception: interception.id, error: errorName });
+      interception.end({
+        status: "failed",
+        errorType: "unparseable_response",
+        errorMessage: `The upstream's body is not valid JSON (${errorName}).`,
+      });
     }
     return new Response(raw, { status: upstream.status, headers: responseHeaders });
   };

@@ -33,6 +33,8 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "authorization",
   "x-api-key",
   "x-aibridge-key",
+  // The client's recording opt-down (src/redaction) is for the gateway only.
+  "x-aibridge-record",
   "cookie",
   // Edge metadata about the client's connection is the gateway's, not the provider's.
   "x-forwarded-for",

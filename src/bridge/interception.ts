@@ -17,10 +17,13 @@ import type {
   TokenUsage,
   ToolUsage,
 } from "../recorder/records";
+import { RecordingGuard, type RecordingRequest } from "../redaction";
 
 export interface InterceptionContext {
   env: { RECORDS: Queue<unknown>; DB: D1Database; METRICS?: AnalyticsEngineDataset };
   ctx: WaitUntil;
+  /** What may be recorded of this request's content (mode, header, marker key): src/redaction. */
+  recording: RecordingRequest;
 }
 
 /** The one part of ExecutionContext the bridge uses (Hono and workers-types disagree on the rest). */
@@ -38,6 +41,8 @@ export interface OpenInterception {
   clientSessionId: string | null;
   correlatingToolCallId: string | null;
   streaming: boolean;
+  /** The provider instance the client addressed. */
+  instance?: string;
   /** The request path and method, as metric labels. */
   route?: string;
   method?: string;
@@ -97,8 +102,10 @@ export class Interception {
   readonly timings: Partial<OverheadTimings> = {};
   private readonly buffer: RecordMessage[] = [];
   private ended: InterceptionEnded | null = null;
+  private upstream: { instance: string | null; fallback: boolean } = { instance: null, fallback: false };
   private readonly route: string;
   private readonly method: string;
+  private readonly guard: RecordingGuard;
 
   constructor(
     private readonly context: InterceptionContext,
@@ -110,6 +117,7 @@ export class Interception {
       apiKeyId: open.actor.keyId,
       provider: open.provider,
       providerName: open.providerName,
+      instance: open.instance ?? open.provider,
       // Client-controlled strings are bounded: a huge header must not make every record oversized.
       model: bounded(open.model),
       client: open.client,
@@ -122,6 +130,7 @@ export class Interception {
       startedAt: Date.now(),
       metadata: open.metadata ?? null,
     };
+    this.guard = new RecordingGuard(context.env, context.recording, open.actor.userId);
     this.route = open.route ?? `/${open.provider}/${open.providerName}`;
     this.method = open.method ?? "POST";
     writeMetric(context.env.METRICS, "interception_start", this.labels(), { count: 1 });
@@ -204,6 +213,11 @@ export class Interception {
     return true;
   }
 
+  /** Which instance answered (src/bridge/upstream.ts), and whether it was a fallback. */
+  recordUpstream(instance: string, fallback: boolean): void {
+    this.upstream = { instance, fallback };
+  }
+
   /** Ends the interception once; later calls are ignored (the first outcome wins). */
   end(outcome: EndInterception): void {
     if (this.ended) return;
@@ -215,6 +229,8 @@ export class Interception {
       stopReason: outcome.stopReason ?? null,
       errorType: outcome.errorType ?? null,
       errorMessage: outcome.errorMessage ? outcome.errorMessage.slice(0, 2000) : null,
+      upstreamInstance: this.upstream.instance,
+      fallback: this.upstream.fallback,
     };
     const records = this.buffer.splice(0);
     this.send([...records, this.ended]);
@@ -224,6 +240,9 @@ export class Interception {
       user: this.info.initiatorId,
       provider: this.info.provider,
       api: this.info.providerName,
+      instance: this.info.instance,
+      upstreamInstance: this.upstream.instance,
+      fallback: this.upstream.fallback,
       model: this.info.model,
       client: this.info.client,
       streaming: this.info.streaming,
@@ -287,6 +306,26 @@ export class Interception {
       cache_write: this.totals.cacheWriteInputTokens,
       ...this.totals.extra,
     };
+    writeMetric(
+      sink,
+      "instance_usage",
+      {
+        instance: this.info.instance ?? "",
+        upstream_instance: this.upstream.instance ?? "",
+        fallback: String(this.upstream.fallback),
+        provider,
+        api: this.info.providerName,
+        model,
+        status: ended.status,
+      },
+      {
+        count: 1,
+        input_tokens: this.totals.inputTokens,
+        output_tokens: this.totals.outputTokens,
+        cache_read_tokens: this.totals.cacheReadInputTokens,
+        cache_write_tokens: this.totals.cacheWriteInputTokens,
+      },
+    );
     for (const [type, count] of Object.entries(tokens)) {
       if (count > 0)
         writeMetric(sink, "tokens", { provider, model, type, initiator, client }, { tokens: count });
@@ -309,14 +348,18 @@ export class Interception {
   }
 
   private send(records: RecordMessage[]): void {
+    // Redaction (or the none mode) runs here, in waitUntil, before anything is queued or stored.
     this.context.ctx.waitUntil(
-      sendRecords(this.context.env, records).catch((error) => {
-        log.error("records_lost", {
-          interception: this.id,
-          records: records.length,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }),
+      this.guard
+        .prepare(records, this.labels())
+        .then((safe) => sendRecords(this.context.env, safe))
+        .catch((error) => {
+          log.error("records_lost", {
+            interception: this.id,
+            records: records.length,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }),
     );
   }
 }

@@ -88,6 +88,8 @@ export interface LoopRequest {
   interception: Interception;
   url: string;
   headers: Headers;
+  /** Sends one upstream request (src/bridge/upstream.ts: instance keys, fallback, breaker); default: fetch url. */
+  send?: (body: string) => Promise<Response>;
 }
 
 export const CAPPED_STOP_REASON = "mcp_iteration_cap";
@@ -158,7 +160,8 @@ class Loop {
   private fetch(body: string): Promise<Response> {
     this.body = body;
     this.iteration += 1;
-    const { url, headers, c } = this.request;
+    const { url, headers, c, send } = this.request;
+    if (send) return send(body);
     return fetchUpstream(url, { method: "POST", headers, body }, c.get("config").upstreamIdleTimeoutMs);
   }
 

@@ -17,7 +17,7 @@ import {
 export interface PassthroughOptions {
   target: (c: Context<AppEnv>) => string;
   credential: (c: Context<AppEnv>) => UpstreamCredential;
-  defaultHeaders?: Record<string, string>;
+  defaultHeaders?: Record<string, string> | ((c: Context<AppEnv>) => Record<string, string>);
   errorResponse: (status: number, message: string) => Response;
 }
 
@@ -25,7 +25,9 @@ export function passthroughHandler(options: PassthroughOptions) {
   return async (c: Context<AppEnv>): Promise<Response> => {
     const request = c.req.raw;
     const headers = upstreamRequestHeaders(request.headers, options.credential(c));
-    for (const [name, value] of Object.entries(options.defaultHeaders ?? {})) {
+    const defaults =
+      typeof options.defaultHeaders === "function" ? options.defaultHeaders(c) : options.defaultHeaders;
+    for (const [name, value] of Object.entries(defaults ?? {})) {
       if (!headers.has(name)) headers.set(name, value);
     }
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
@@ -34,10 +36,11 @@ export function passthroughHandler(options: PassthroughOptions) {
       writeMetric(
         c.env.METRICS,
         "passthrough",
-        // The matched route pattern (e.g. /anthropic/v1/models/:id) keeps label cardinality bounded.
+        // The matched route pattern (e.g. /anthropic/v1/models/:id, the instance name filled in)
+        // keeps label cardinality bounded.
         {
           provider: c.req.path.split("/")[1] ?? "",
-          route: c.req.routePath,
+          route: c.req.routePath.replace("/:instance", `/${c.req.path.split("/")[1] ?? ""}`),
           method: request.method,
           status: String(status),
         },

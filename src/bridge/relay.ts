@@ -49,7 +49,8 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   drainMaxBytes: 64 * 1024 * 1024,
 };
 
-class StallError extends Error {}
+/** Thrown by a read that waited longer than the idle timeout (also by wrappers that keep their own clock). */
+export class StallError extends Error {}
 
 const encoder = new TextEncoder();
 

@@ -38,6 +38,12 @@ export const interceptions = sqliteTable(
     provider: text("provider").notNull(),
     /** Which API of the provider: messages | chat_completions | responses. */
     providerName: text("provider_name").notNull(),
+    /** The provider instance the client addressed (PROVIDERS name; anthropic | openai by default). */
+    instance: text("instance"),
+    /** The instance that answered: the addressed one, or a fallback (null when none answered). */
+    upstreamInstance: text("upstream_instance"),
+    /** True when a fallback instance answered because the addressed one failed before the first byte. */
+    fallback: integer("fallback", { mode: "boolean" }).notNull().default(false),
     model: text("model").notNull(),
     client: text("client").notNull(),
     userAgent: text("user_agent"),
@@ -54,6 +60,14 @@ export const interceptions = sqliteTable(
     errorType: text("error_type"),
     errorMessage: text("error_message"),
     metadata: text("metadata", { mode: "json" }),
+    /** What was recorded of the content: redacted | full | none (docs/redaction.md). */
+    recordContent: text("record_content"),
+    /** Who chose it: config | policy | header (the request's x-aibridge-record opt-down). */
+    recordContentSource: text("record_content_source"),
+    /** Secrets replaced by markers in this interception's records, by kind: {"aws_access_key_id": 2}. */
+    redactions: text("redactions", { mode: "json" }).$type<Record<string, number>>(),
+    /** The sum of `redactions`, for cheap totals. */
+    redactionCount: integer("redaction_count"),
   },
   (t) => [
     index("interceptions_initiator_started_idx").on(t.initiatorId, t.startedAt),

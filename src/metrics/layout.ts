@@ -27,6 +27,14 @@ export const LAYOUT = {
       "estimated_usages",
     ],
   },
+  /**
+   * One per bridged request as it ends, by provider instance: the one addressed, the one that
+   * answered (a fallback, or empty when none did), the API, and the token totals.
+   */
+  instance_usage: {
+    blobs: ["instance", "upstream_instance", "fallback", "provider", "api", "model", "status"],
+    doubles: ["count", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"],
+  },
   /** One per token type with a non-zero count per interception. */
   tokens: {
     blobs: ["provider", "model", "type", "initiator", "client"],
@@ -44,6 +52,11 @@ export const LAYOUT = {
   /** A tool call the model addressed to the client's own tools. */
   tool_selection: {
     blobs: ["provider", "model", "name", "client"],
+    doubles: ["count"],
+  },
+  /** Secrets replaced by markers before records were stored, per kind, per interception (src/redaction). */
+  redaction: {
+    blobs: ["provider", "model", "kind", "initiator", "client"],
     doubles: ["count"],
   },
   passthrough: {

@@ -16,6 +16,8 @@ export interface InterceptionInfo {
   apiKeyId: string | null;
   provider: string;
   providerName: string;
+  /** The provider instance the client addressed (its path segment); absent in older records. */
+  instance?: string | null;
   model: string;
   client: string;
   userAgent: string | null;
@@ -43,6 +45,15 @@ export interface InterceptionEnded extends InterceptionInfo {
   stopReason: string | null;
   errorType: string | null;
   errorMessage: string | null;
+  /** The instance that answered (null when none did), and whether it was a fallback. */
+  upstreamInstance?: string | null;
+  fallback?: boolean;
+  /** What was recorded of the content: redacted | full | none (src/redaction); absent on old messages. */
+  recordContent?: string;
+  /** Who chose that mode: config | policy | header. */
+  recordContentSource?: string;
+  /** Secrets replaced by markers, by kind (null: none found). */
+  redactions?: Record<string, number> | null;
 }
 
 export interface TokenUsage {

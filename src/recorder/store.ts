@@ -3,7 +3,7 @@
  * (queue refused a batch, a record too big for a queue message). Every insert is idempotent:
  * replaying the same records leaves the same rows.
  */
-import { sql } from "drizzle-orm";
+import { getTableColumns, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { fingerprintStatements } from "../analytics/store";
@@ -12,6 +12,8 @@ import type { InterceptionEnded, InterceptionInfo, InterceptionStarted, RecordMe
 
 /** D1 binds at most 100 parameters per statement; multi-row inserts are cut to fit. */
 const MAX_PARAMS = 100;
+/** Every insert binds each column of the table, so rows per statement follow the column count. */
+const INTERCEPTION_COLUMNS = Object.keys(getTableColumns(schema.interceptions)).length;
 
 export async function writeRecords(d1: D1Database, records: readonly RecordMessage[]): Promise<void> {
   const statements = buildStatements(d1, records);
@@ -27,7 +29,7 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
   const statements: BatchItem<"sqlite">[] = [];
   const byKind = groupByKind(records);
 
-  for (const rows of chunk(byKind.interception_started.map(interceptionRow), 19)) {
+  for (const rows of chunk(byKind.interception_started.map(interceptionRow), INTERCEPTION_COLUMNS)) {
     statements.push(
       db
         .insert(schema.interceptions)
@@ -41,11 +43,12 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
             model: sql`excluded.model`,
             client: sql`excluded.client`,
             startedAt: sql`excluded.started_at`,
+            instance: sql`excluded.instance`,
           },
         }),
     );
   }
-  for (const rows of chunk(byKind.interception_ended.map(endedRow), 19)) {
+  for (const rows of chunk(byKind.interception_ended.map(endedRow), INTERCEPTION_COLUMNS)) {
     statements.push(
       db
         .insert(schema.interceptions)
@@ -59,6 +62,12 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
             errorType: sql`excluded.error_type`,
             errorMessage: sql`excluded.error_message`,
             metadata: sql`excluded.metadata`,
+            upstreamInstance: sql`excluded.upstream_instance`,
+            fallback: sql`excluded.fallback`,
+            recordContent: sql`excluded.record_content`,
+            recordContentSource: sql`excluded.record_content_source`,
+            redactions: sql`excluded.redactions`,
+            redactionCount: sql`excluded.redaction_count`,
           },
         }),
     );
@@ -139,6 +148,7 @@ function interceptionRow(
     apiKeyId: info.apiKeyId,
     provider: info.provider,
     providerName: info.providerName,
+    instance: info.instance ?? null,
     model: info.model,
     client: info.client,
     userAgent: info.userAgent,
@@ -161,6 +171,12 @@ function endedRow(record: InterceptionEnded): typeof schema.interceptions.$infer
     stopReason: record.stopReason,
     errorType: record.errorType,
     errorMessage: record.errorMessage,
+    upstreamInstance: record.upstreamInstance ?? null,
+    fallback: record.fallback ?? false,
+    recordContent: record.recordContent ?? null,
+    recordContentSource: record.recordContentSource ?? null,
+    redactions: record.redactions ?? null,
+    redactionCount: record.redactions ? Object.values(record.redactions).reduce((a, b) => a + b, 0) : null,
   };
 }
 

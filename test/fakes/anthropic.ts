@@ -23,6 +23,8 @@
  *   early-hints      a `103 Early Hints` interim response, then the text answer
  *   prompt-cache     a short text answer whose usage comes from simulated prompt caching of the
  *                    request's prefix (prompt-cache.ts); POST /__fake/clock {"advance_ms"} moves its clock
+ *   echo             the model "repeats" the last user text: as thinking, and as the input of a
+ *                    Bash and an Edit tool call (for tests of what gets recorded)
  *
  * Requests carrying `x-fake-trace: <id>` have the exact bytes the fake answered kept, and whether
  * it wrote them all before the connection closed: GET /__fake/sent/{trace}.
@@ -259,6 +261,49 @@ SCENARIOS.hostile = {
   startUsage: usage(777, 4),
   finalUsage: { output_tokens: 333 },
 };
+
+/** The echo scenario for one request (built from its body). */
+function echoScenario(body: { messages?: { role?: string; content?: unknown }[] }): Scenario {
+  const last = [...(body.messages ?? [])].reverse().find((m) => m.role === "user");
+  const text =
+    typeof last?.content === "string"
+      ? last.content
+      : Array.isArray(last?.content)
+        ? (last.content as { text?: unknown }[])
+            .map((b) => (typeof b.text === "string" ? b.text : ""))
+            .join("")
+        : "";
+  // Small deltas like a model's, but at most ~64 of them per block, so megabytes stream quickly.
+  const pieces = (value: string) => {
+    const size = Math.max(97, Math.ceil(value.length / 64));
+    return Array.from({ length: Math.ceil(value.length / size) }, (_, i) =>
+      value.slice(i * size, (i + 1) * size),
+    );
+  };
+  return {
+    id: "msg_01FakeEcho",
+    blocks: [
+      { type: "thinking", pieces: pieces(text), signature: "EqQBCgIYAhIMechoSignature" },
+      {
+        type: "tool_use",
+        id: "toolu_01EchoBash",
+        name: "Bash",
+        pieces: pieces(JSON.stringify({ command: text })),
+      },
+      {
+        type: "tool_use",
+        id: "toolu_01EchoEdit",
+        name: "Edit",
+        pieces: pieces(
+          JSON.stringify({ file_path: "/repo/deploy/key.pem", old_string: "", new_string: text }),
+        ),
+      },
+    ],
+    stopReason: "tool_use",
+    startUsage: usage(120, 2),
+    finalUsage: { output_tokens: 64 },
+  };
+}
 
 /** The blocking form: one Message object (usage = start merged with final, as the API reports it). */
 export function blockingMessage(name: string, model: string, custom?: Scenario): Json {
@@ -562,7 +607,7 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
   if (status) return sendError(writer, Number(status));
 
   if (request.method === "POST" && url.pathname === "/v1/messages") {
-    let parsed: { model?: string; stream?: boolean };
+    let parsed: { model?: string; stream?: boolean; messages?: { role?: string; content?: unknown }[] };
     try {
       parsed = JSON.parse(body.toString("utf8"));
     } catch {
@@ -581,7 +626,11 @@ export async function handleAnthropic(request: IncomingMessage, body: Buffer, re
     // An interim 103 before the answer: a gateway must wait for the final status.
     if (scenario === "early-hints") response.writeEarlyHints({ link: "</hint.css>; rel=preload; as=style" });
     const custom =
-      scenario === "prompt-cache" ? promptCacheScenario(parsed as Json, clockOf(request)) : undefined;
+      scenario === "prompt-cache"
+        ? promptCacheScenario(parsed as Json, clockOf(request))
+        : scenario === "echo"
+          ? echoScenario(parsed)
+          : undefined;
     if (parsed.stream === true)
       return stream(writer, scenario === "default" ? "text" : scenario, model, trace, custom);
     return sendJson(writer, 200, blockingMessage(scenario, model, custom), {

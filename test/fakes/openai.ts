@@ -11,7 +11,8 @@
  * reasoning), reasoning (reasoning, cached, audio and prediction tokens), error-400|401|429|500,
  * midstream-error, failed, incomplete, error-event, truncated (Responses), hangup (socket destroyed: an
  * unreachable upstream), slow (a 2 s chat stream; GET /__fake/sent/{x-fake-trace} says whether it was
- * written to the end).
+ * written to the end), echo (the model "repeats" the last user text: in a tool call's arguments
+ * and, for Responses, in its reasoning summary; for tests of what gets recorded).
  *
  * Background responses (`background: true`, not streamed) get their own id (`resp_bg_N`) and stay
  * `queued`, then `in_progress` on the next GET, until POST /__fake/complete/{id}; from then on
@@ -100,6 +101,7 @@ const ERRORS: Record<
 
 interface ChatRequest {
   model: string;
+  messages?: { role?: string; content?: unknown }[];
   stream?: boolean;
   stream_options?: { include_usage?: boolean } | null;
 }
@@ -143,8 +145,30 @@ function chatHeader(model: string) {
   return { id: "chatcmpl-fake0001", object: "chat.completion.chunk", created: CREATED, model };
 }
 
-function chatCompletion(model: string, scenario: string) {
-  const tools = scenario === "tools";
+type ToolCall = { id: string; name: string; args: string[] };
+
+/** The echo scenario's one tool call: Bash with the text as its command, arguments in pieces. */
+function echoCalls(text: string): ToolCall[] {
+  const args = JSON.stringify({ command: text });
+  return [{ id: "call_echo_bash", name: "Bash", args: splitIn(args, 4) }];
+}
+
+/** The text of the last user message or input item (string content or text parts, joined). */
+function lastUserText(items: unknown): string {
+  if (typeof items === "string") return items;
+  const list = Array.isArray(items) ? (items as { role?: string; content?: unknown }[]) : [];
+  const last = [...list].reverse().find((item) => item.role === "user");
+  if (!last) return "";
+  if (typeof last.content === "string") return last.content;
+  return Array.isArray(last.content)
+    ? (last.content as { text?: unknown }[])
+        .map((part) => (typeof part.text === "string" ? part.text : ""))
+        .join("")
+    : "";
+}
+
+function chatCompletion(model: string, scenario: string, calls: ToolCall[] = TOOL_CALLS) {
+  const tools = scenario === "tools" || scenario === "echo";
   return {
     id: "chatcmpl-fake0001",
     object: "chat.completion",
@@ -160,7 +184,7 @@ function chatCompletion(model: string, scenario: string) {
           annotations: [],
           ...(tools
             ? {
-                tool_calls: TOOL_CALLS.map((call) => ({
+                tool_calls: calls.map((call) => ({
                   id: call.id,
                   type: "function",
                   function: { name: call.name, arguments: call.args.join("") },
@@ -179,7 +203,7 @@ function chatCompletion(model: string, scenario: string) {
 }
 
 /** The chunks of a chat stream, before `usage` handling (see chatStream). */
-function chatChunks(model: string, scenario: string): Record<string, unknown>[] {
+function chatChunks(model: string, scenario: string, calls: ToolCall[]): Record<string, unknown>[] {
   const header = chatHeader(model);
   const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
     ...header,
@@ -187,9 +211,9 @@ function chatChunks(model: string, scenario: string): Record<string, unknown>[] 
     system_fingerprint: "fp_fake01",
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
   });
-  if (scenario === "tools") {
+  if (scenario === "tools" || scenario === "echo") {
     const chunks = [chunk({ role: "assistant", content: null, refusal: null })];
-    TOOL_CALLS.forEach((call, index) => {
+    calls.forEach((call, index) => {
       chunks.push(
         chunk({
           tool_calls: [
@@ -210,8 +234,13 @@ function chatChunks(model: string, scenario: string): Record<string, unknown>[] 
   ];
 }
 
-function chatStream(model: string, scenario: string, includeUsage: boolean): string {
-  const events = chatChunks(model, scenario).map((chunk) =>
+function chatStream(
+  model: string,
+  scenario: string,
+  includeUsage: boolean,
+  calls: ToolCall[] = TOOL_CALLS,
+): string {
+  const events = chatChunks(model, scenario, calls).map((chunk) =>
     includeUsage ? { ...chunk, usage: null } : chunk,
   );
   if (scenario === "midstream-error") {
@@ -247,6 +276,7 @@ interface ResponsesRequest {
   store?: boolean;
   previous_response_id?: string | null;
   include?: string[];
+  input?: unknown;
 }
 
 const RESPONSE_ID = "resp_fake0001";
@@ -283,6 +313,22 @@ function responseItems(request: ResponsesRequest, scenario: string): Record<stri
     role: "assistant",
     content: [{ type: "output_text", annotations: [], logprobs: [], text: CHAT_TEXT.join("") }],
   };
+  if (scenario === "echo") {
+    const text = lastUserText(request.input);
+    const [call] = echoCalls(text);
+    return [
+      { id: "rs_fake_echo", type: "reasoning", summary: [{ type: "summary_text", text }] },
+      {
+        id: "fc_fake_echo",
+        type: "function_call",
+        status: "completed",
+        arguments: call?.args.join("") ?? "",
+        call_id: call?.id,
+        name: call?.name,
+      },
+      message,
+    ];
+  }
   if (scenario !== "tools") return [message];
   const reasoning: Record<string, unknown> = {
     id: "rs_fake0001",
@@ -574,7 +620,8 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
 
   if (request.method === "POST" && path === "/v1/chat/completions") {
     const parsed = JSON.parse(body.toString("utf8")) as ChatRequest;
-    if (!parsed.stream) return json(response, 200, chatCompletion(parsed.model, scenario));
+    const calls = scenario === "echo" ? echoCalls(lastUserText(parsed.messages)) : TOOL_CALLS;
+    if (!parsed.stream) return json(response, 200, chatCompletion(parsed.model, scenario, calls));
     if (scenario === "slow") {
       const trace = String(request.headers["x-fake-trace"] ?? "untraced");
       return slowChatStream(response, parsed.model, trace, parsed.stream_options?.include_usage === true);
@@ -582,7 +629,7 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
     openSse(response);
     await writeInPieces(
       response,
-      chatStream(parsed.model, scenario, parsed.stream_options?.include_usage === true),
+      chatStream(parsed.model, scenario, parsed.stream_options?.include_usage === true, calls),
       PIECES,
     );
     response.end();

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QUIET_WRANGLER_ENV } from "../../scripts/lib/wrangler.mjs";
 import { EXPECTED_7D, seedSql, utcDay } from "../worker/admin-seed";
 import { launchBrowser } from "./browser";
 import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "./wrangler-dev";
@@ -87,7 +88,7 @@ describe("dashboard", () => {
     const { stdout } = await run(
       process.execPath,
       ["scripts/usage.mjs", "--by", "user", "--since", "7d", "--json", "--persist-to", dev.persistTo],
-      { cwd: PROJECT_ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+      { cwd: PROJECT_ROOT, env: { ...process.env, ...QUIET_WRANGLER_ENV } },
     );
     const cli = JSON.parse(stdout) as Record<string, unknown>[];
     const fields = Object.keys(cli[0]!);
@@ -250,6 +251,8 @@ describe("dashboard", () => {
     expect(await page.textContent("#detail-id")).toBe("seed-s3");
 
     await mkdir(join(PROJECT_ROOT, "test-artifacts"), { recursive: true });
+    // From the top: a full-page shot of a scrolled page paints the sticky header mid-page.
+    await page.evaluate(() => scrollTo(0, 0));
     await page.screenshot({ path: join(PROJECT_ROOT, "test-artifacts/dashboard.png"), fullPage: true });
   });
 

@@ -9,24 +9,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QUIET_WRANGLER_ENV, WRANGLER_BIN } from "../../scripts/lib/wrangler.mjs";
 import { EXPECTED_7D, seedSql, utcDay } from "../worker/admin-seed";
 import { PROJECT_ROOT } from "./wrangler-dev";
 
 const run = promisify(execFile);
-const OFFLINE_ENV = {
-  ...process.env,
-  WRANGLER_SEND_METRICS: "false",
-  WRANGLER_SEND_ERROR_REPORTS: "false",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_HIDE_BANNER: "true",
-  NO_COLOR: "1",
-};
-const WRANGLER = join(PROJECT_ROOT, "node_modules/.bin/wrangler");
+const OFFLINE_ENV = { ...process.env, ...QUIET_WRANGLER_ENV, NO_COLOR: "1" };
 
 let state: string;
 
 function wrangler(args: string[]) {
-  return run(WRANGLER, args, { cwd: PROJECT_ROOT, env: OFFLINE_ENV, maxBuffer: 64 << 20, timeout: 60_000 });
+  return run(process.execPath, [WRANGLER_BIN, ...args], {
+    cwd: PROJECT_ROOT,
+    env: OFFLINE_ENV,
+    maxBuffer: 64 << 20,
+    timeout: 60_000,
+  });
 }
 
 async function usageCli(...args: string[]) {

@@ -11,44 +11,24 @@
  *   const rows = await dev.d1("select * from aibridge_interceptions");
  *   await dev.stop();
  *
- * What it does, and why:
- * - State lives in a fresh temp dir (`persistTo`), never the developer's .wrangler/state; local D1
- *   migrations are applied there first with `wrangler d1 migrations apply DB --local`.
- * - Vars and secrets go into a generated env file passed with `--env-file`: that replaces the
- *   project's .dev.vars (a developer's real keys are never picked up), overrides wrangler.toml
- *   [vars], and keeps secret values off the command line. Defaults point both upstreams at
- *   127.0.0.1:1 (nothing listens there) so a test can never reach a real provider by accident.
- * - Free ports for HTTP and the inspector, so several harnesses (and other engineers' runs) coexist.
- * - Started detached (its own process group) and stopped by killing the group: `wrangler dev`
- *   leaves workerd children behind when only its own PID is killed.
- * - Offline: wrangler's metrics, error reports and cf fetch are switched off.
+ * How wrangler dev is started (env file, temp state, free ports, process-group stop, offline env)
+ * is scripts/lib/wrangler.mjs, shared with the benchmark and the CLIs. Here: test defaults (fake
+ * secrets, both upstreams at 127.0.0.1:1 where nothing listens, so a test can never reach a real
+ * provider), local D1 migrations applied first, and helpers for the admin API and D1.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { join } from "node:path";
+import { PROJECT_ROOT, startWranglerDev as startDev, wranglerRun } from "../../scripts/lib/wrangler.mjs";
 import { freePort } from "../fakes/mcp";
 
-const run = promisify(execFile);
-
-export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
-const WRANGLER = join(PROJECT_ROOT, "node_modules/.bin/wrangler");
+export { freePort, PROJECT_ROOT };
 
 /** Fake secrets for tests; they are fake, and tests may grep outputs for them. */
 export const DEV_SECRETS = {
   ANTHROPIC_API_KEY: "sk-ant-devtest-CENTRAL-SECRET-000000",
   OPENAI_API_KEY: "sk-openai-devtest-CENTRAL-SECRET-0000",
   ADMIN_TOKEN: "admin-devtest-token-0123456789abcdef",
-};
-
-const OFFLINE_ENV = {
-  WRANGLER_SEND_METRICS: "false",
-  WRANGLER_SEND_ERROR_REPORTS: "false",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_HIDE_BANNER: "true",
-  CI: "true",
-  NO_COLOR: "1",
 };
 
 export interface WranglerDevOptions {
@@ -76,27 +56,6 @@ export interface WranglerDev {
   stop(): Promise<void>;
 }
 
-export { freePort };
-
-function wrangler(args: string[], timeout = 60_000) {
-  return run(WRANGLER, args, {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...OFFLINE_ENV },
-    timeout,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-}
-
-/**
- * dotenv only unescapes \n inside double quotes (a `\"` stays as is), so a value holding double
- * quotes (JSON such as MCP_SERVERS) goes in single quotes, which dotenv keeps literally.
- */
-function envFileValue(value: string): string {
-  return value.includes('"') && !value.includes("'") && !value.includes("\n")
-    ? `'${value}'`
-    : JSON.stringify(value);
-}
-
 export async function startWranglerDev(options: WranglerDevOptions = {}): Promise<WranglerDev> {
   const ownsState = !options.persistTo;
   const persistTo = options.persistTo ?? (await mkdtemp(join(tmpdir(), "aibridge-dev-")));
@@ -106,83 +65,19 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     ...DEV_SECRETS,
     ...options.vars,
   };
-  const envFile = join(persistTo, "test.env");
-  await writeFile(
-    envFile,
-    Object.entries(vars)
-      .map(([k, v]) => `${k}=${envFileValue(v)}\n`)
-      .join(""),
-  );
-
-  await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
-
-  const [port, inspectorPort] = [await freePort(), await freePort()];
-  const args = [
-    "dev",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
-    persistTo,
-    "--env-file",
-    envFile,
-    "--show-interactive-dev-session=false",
-  ];
-  const child: ChildProcess = spawn(WRANGLER, args, {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...OFFLINE_ENV },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-
-  let stopped = false;
+  await wranglerRun(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+  let dev: Awaited<ReturnType<typeof startDev>>;
+  try {
+    dev = await startDev({ name: "test", vars, persistTo, timeoutMs: options.readyTimeoutMs ?? 60_000 });
+  } catch (error) {
+    if (ownsState) await rm(persistTo, { recursive: true, force: true });
+    throw error;
+  }
+  const { url } = dev;
   const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (child.pid && child.exitCode === null) {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          if (child.pid) process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }, 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await dev.stop();
     if (ownsState) await rm(persistTo, { recursive: true, force: true });
   };
-
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
-    }
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev was not ready in time:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
 
   const admin = (path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
@@ -203,7 +98,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
       return (await response.json()) as { id: string; key: string };
     },
     async d1<T>(sql: string) {
-      const { stdout } = await wrangler([
+      const { stdout } = await wranglerRun([
         "d1",
         "execute",
         "DB",
@@ -217,7 +112,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
       const [result] = JSON.parse(stdout) as { results: T[] }[];
       return result?.results ?? [];
     },
-    output: () => output,
+    output: () => dev.output(),
     stop,
   };
 }

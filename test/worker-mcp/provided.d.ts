@@ -4,6 +4,8 @@ declare module "vitest" {
     anthropicUrl: string;
     openaiUrl: string;
     mcpUrl: string;
+    bedrockUrl: string;
+    flakyUrl: string;
   }
 }
 

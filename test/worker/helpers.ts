@@ -32,7 +32,7 @@ export async function eventually<T>(check: () => Promise<T>, timeout = 10_000): 
 }
 
 /** Waits for an interception to be ended in D1 and returns it with all its child rows. */
-export async function endedInterception(id: string) {
+export async function endedInterception(id: string, timeout?: number) {
   const interception = await eventually(async () => {
     const [row] = await rows<Record<string, unknown>>(
       "select * from aibridge_interceptions where id = ?",
@@ -40,7 +40,7 @@ export async function endedInterception(id: string) {
     );
     if (!row || row.ended_at === null) throw new Error(`interception ${id} not ended yet`);
     return row;
-  });
+  }, timeout);
   const [tokens, prompts, tools, thoughts] = await Promise.all([
     rows("select * from aibridge_token_usages where interception_id = ? order by id", id),
     rows("select * from aibridge_user_prompts where interception_id = ? order by id", id),

@@ -7,7 +7,9 @@ import type { AppEnv } from "../../app-env";
 import { authenticated, configured, sizeCapped } from "../../bridge/gate";
 import { bridgeHandler } from "../../bridge/handler";
 import { passthroughHandler, safeSegment } from "../../bridge/passthrough";
-import { anthropicCredential, anthropicMessages, DEFAULT_ANTHROPIC_VERSION } from "./adapter";
+import { instanceCredential } from "../../bridge/upstream";
+import { instanceResolved } from "../instance-gate";
+import { anthropicMessages, DEFAULT_ANTHROPIC_VERSION } from "./adapter";
 import { anthropicError } from "./errors";
 
 export const anthropicRoutes = new Hono<AppEnv>();
@@ -16,13 +18,14 @@ export const anthropicRoutes = new Hono<AppEnv>();
 // because Hono dispatches HEAD to GET routes (an on("HEAD") route never matches), and the base URL
 // may come with or without a trailing slash.
 anthropicRoutes.use("*", async (c, next) => {
-  if (c.req.raw.method === "HEAD" && /^\/anthropic\/?$/.test(c.req.path)) return c.body(null, 200);
+  if (c.req.raw.method === "HEAD" && /^\/[^/]+\/?$/.test(c.req.path)) return c.body(null, 200);
   await next();
 });
 
 anthropicRoutes.use(
   "*",
   configured(anthropicError),
+  instanceResolved(anthropicError),
   sizeCapped(anthropicError),
   authenticated("anthropic", anthropicError),
 );
@@ -32,13 +35,18 @@ anthropicRoutes.all("/v1/messages", (c) =>
   anthropicError(405, `${c.req.method} is not allowed on /v1/messages.`),
 );
 
-const passthrough = (path: (c: Context<AppEnv>) => string) =>
+const proxy = (path: (c: Context<AppEnv>) => string) =>
   passthroughHandler({
-    target: (c) => `${c.get("config").anthropicBaseUrl}${path(c)}${new URL(c.req.url).search}`,
-    credential: (c) => anthropicCredential(c.get("config"), c.get("actor")),
+    target: (c) => `${c.get("instance").baseUrl}${path(c)}${new URL(c.req.url).search}`,
+    credential: (c) => instanceCredential(c.get("instance"), c.get("actor")),
     defaultHeaders: { "anthropic-version": DEFAULT_ANTHROPIC_VERSION },
     errorResponse: anthropicError,
   });
+// Bedrock has no Anthropic models list, token counter or telemetry endpoint behind these paths.
+const passthrough = (path: (c: Context<AppEnv>) => string) => (c: Context<AppEnv>) =>
+  c.get("instance").type === "bedrock"
+    ? anthropicError(404, `${c.req.path.replace(/^\/[^/]+/, "")} is not available on a Bedrock instance.`)
+    : proxy(path)(c);
 
 anthropicRoutes.get(
   "/v1/models",

@@ -9,13 +9,22 @@ import { noteRetrievedResponse } from "../../background/follow";
 import { authenticated, configured, sizeCapped } from "../../bridge/gate";
 import { bridgeHandler } from "../../bridge/handler";
 import { passthroughHandler, safeSegment } from "../../bridge/passthrough";
+import { instanceCredential } from "../../bridge/upstream";
 import { log } from "../../log";
-import { openaiChatCompletions, openaiCredential, openaiResponses } from "./adapter";
+import { instanceResolved, ownTokenRequired } from "../instance-gate";
+import { openaiChatCompletions, openaiResponses } from "./adapter";
 import { openaiError } from "./errors";
 
 export const openaiRoutes = new Hono<AppEnv>();
 
-openaiRoutes.use("*", configured(openaiError), sizeCapped(openaiError), authenticated("openai", openaiError));
+openaiRoutes.use(
+  "*",
+  configured(openaiError),
+  instanceResolved(openaiError),
+  sizeCapped(openaiError),
+  authenticated("openai", openaiError),
+  ownTokenRequired(openaiError),
+);
 
 for (const [path, adapter] of [
   ["/v1/chat/completions", openaiChatCompletions],
@@ -25,11 +34,12 @@ for (const [path, adapter] of [
   openaiRoutes.all(path, (c) => openaiError(405, `${c.req.method} is not allowed on ${path}.`));
 }
 
-/** Proxies to OPENAI_BASE_URL (which ends in /v1) + `path`, keeping the query string. */
+/** Proxies to the instance's base URL (OPENAI_BASE_URL, which ends in /v1) + `path`, keeping the query string. */
 const passthrough = (path: string) =>
   passthroughHandler({
-    target: (c) => `${c.get("config").openaiBaseUrl}${path}${new URL(c.req.url).search}`,
-    credential: (c) => openaiCredential(c.get("config"), c.get("actor")),
+    target: (c) => `${c.get("instance").baseUrl}${path}${new URL(c.req.url).search}`,
+    credential: (c) => instanceCredential(c.get("instance"), c.get("actor")),
+    defaultHeaders: (c) => c.get("instance").headers,
     errorResponse: openaiError,
   });
 

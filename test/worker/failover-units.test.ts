@@ -1,0 +1,89 @@
+/**
+ * The breaker's state machine and the keep-alive wrapper on their own, with explicit clocks and
+ * real streams: the paths the end-to-end tests (test/worker/providers.test.ts) only cross once.
+ */
+import { describe, expect, it } from "vitest";
+import { admit, reportFailure, reportSuccess } from "../../src/bridge/breaker";
+import { PING_EVENT, withKeepalive } from "../../src/bridge/keepalive";
+import { StallError } from "../../src/bridge/relay";
+
+const settings = { failures: 3, windowMs: 10_000, cooldownMs: 5_000 };
+
+describe("circuit breaker", () => {
+  it("opens after N failures inside the window, not when they are spread wider", () => {
+    reportFailure("a", "m", settings, 0);
+    reportFailure("a", "m", settings, 6_000);
+    reportFailure("a", "m", settings, 12_000); // the first one has left the window
+    expect(admit("a", "m", settings, 12_001)).toEqual({ allowed: true, probe: false });
+    reportFailure("a", "m", settings, 13_000);
+    expect(admit("a", "m", settings, 13_001)).toEqual({ allowed: false, retryAfterMs: 4_999 });
+    expect(admit("a", "other-model", settings, 13_001)).toEqual({ allowed: true, probe: false });
+  });
+
+  it("half-open lets exactly one probe through; a failed probe re-opens, a good one closes", () => {
+    for (const at of [0, 1, 2]) reportFailure("b", "m", settings, at);
+    expect(admit("b", "m", settings, 4_000).allowed).toBe(false);
+    expect(admit("b", "m", settings, 5_002)).toEqual({ allowed: true, probe: true });
+    expect(admit("b", "m", settings, 5_003).allowed).toBe(false); // the probe is still out
+    reportFailure("b", "m", settings, 5_010);
+    expect(admit("b", "m", settings, 9_000)).toEqual({ allowed: false, retryAfterMs: 1_010 });
+    expect(admit("b", "m", settings, 10_011)).toEqual({ allowed: true, probe: true });
+    reportSuccess("b", "m", settings);
+    expect(admit("b", "m", settings, 10_012)).toEqual({ allowed: true, probe: false });
+  });
+
+  it("does nothing for an instance without a breaker (today's default instances)", () => {
+    for (let i = 0; i < 10; i++) reportFailure("c", "m", null, i);
+    expect(admit("c", "m", null, 11)).toEqual({ allowed: true, probe: false });
+  });
+});
+
+/** A stream that sends each piece after its delay. */
+function timed(pieces: [delayMs: number, text: string][]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    async start(controller) {
+      for (const [delay, text] of pieces) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        controller.enqueue(encoder.encode(text));
+      }
+      controller.close();
+    },
+  });
+}
+
+describe("keep-alive pings", () => {
+  it("pings only between events, never inside one the upstream has half sent", async () => {
+    const upstream = timed([
+      [0, 'event: a\ndata: {"x":'],
+      [120, "1}\n\n"],
+      [120, 'event: b\ndata: {"y":2}\n\n'],
+    ]);
+    const text = await new Response(
+      withKeepalive(upstream, { keepaliveMs: 30, idleTimeoutMs: 5_000 }),
+    ).text();
+    expect(text.startsWith('event: a\ndata: {"x":1}\n\n')).toBe(true);
+    expect(text).toContain(`\n\n${PING_EVENT}`);
+    expect(text.endsWith('event: b\ndata: {"y":2}\n\n')).toBe(true);
+    expect(text.replaceAll(PING_EVENT, "")).toBe('event: a\ndata: {"x":1}\n\nevent: b\ndata: {"y":2}\n\n');
+  });
+
+  it("still reports a stalled upstream (pings do not count as upstream data)", async () => {
+    const upstream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("event: a\ndata: {}\n\n"));
+      },
+    });
+    const reader = withKeepalive(upstream, { keepaliveMs: 20, idleTimeoutMs: 150 }).getReader();
+    const seen: string[] = [];
+    const error = await (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return null;
+        seen.push(new TextDecoder().decode(value));
+      }
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StallError);
+    expect(seen.filter((s) => s === PING_EVENT).length).toBeGreaterThanOrEqual(3);
+  });
+});
