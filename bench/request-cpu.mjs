@@ -220,12 +220,14 @@ function gatewayEnv(recording) {
       MCP_TIMEOUT_SECONDS: "30",
       RETENTION_DAYS: "60",
       PRICING_OVERRIDES: "{}",
+      REDACTION_KEY: "bench-redaction-key-0123456789",
     },
   };
 }
 
 export async function runRequestCpu({ smoke = false, only = null } = {}) {
   const gateway = await loadGateway();
+  const realFetch = globalThis.fetch;
   globalThis.fetch = fakeFetch;
   // workerd's non-standard extension the key check uses.
   crypto.subtle.timingSafeEqual ??= (a, b) => timingSafeEqual(a, b);
@@ -275,7 +277,7 @@ export async function runRequestCpu({ smoke = false, only = null } = {}) {
     while (pending.length > 0) await Promise.all(pending.splice(0));
   };
   const out = {};
-  for (const scenario of scenarios) {
+  for (const scenario of scenarios.filter((s) => !process.env.SCENARIO || s.key === process.env.SCENARIO)) {
     answer = scenario.events;
     const names = only ? [only] : Object.keys(modes);
     const cpu = Object.fromEntries(names.map((n) => [n, []]));
@@ -296,6 +298,7 @@ export async function runRequestCpu({ smoke = false, only = null } = {}) {
     );
   }
   console.log = realLog;
+  globalThis.fetch = realFetch;
   const perRequest = (b) => b.messages && { batches: b.count, messages: b.messages };
   return { ...out, queueSends: perRequest(on.batches) };
 }

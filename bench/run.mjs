@@ -36,6 +36,7 @@ import {
   wranglerRun,
 } from "./lib/wrangler.mjs";
 import { runMicro } from "./micro.mjs";
+import { runRequestCpu } from "./request-cpu.mjs";
 
 const argv = process.argv.slice(2);
 const SMOKE = argv.includes("--smoke");
@@ -169,7 +170,7 @@ function pathsFor(upstream, passthrough, gateway, gatewayKey, norec) {
 
 /** Attribution paths for the CPU phase: the gateway with only part of its recording on. */
 function partialRecordingPaths(norecPath) {
-  return ["log", "queue"].map((mode) => ({
+  return ["log", "queue", "metrics"].map((mode) => ({
     ...norecPath,
     name: `norec_${mode}`,
     headers: { ...norecPath.headers, "x-bench-recording": mode },
@@ -541,7 +542,8 @@ function formatAttribution(cpu) {
     "|---|---:|---:|",
     `| recording off (no queue, no metrics, no log line) | ${f("norec")} | ${f("norec", "wranglerMs")} |`,
     `| log line only | ${f("norec_log")} | ${f("norec_log", "wranglerMs")} |`,
-    `| queue + metrics only (records written to D1 by the consumer) | ${f("norec_queue")} | ${f("norec_queue", "wranglerMs")} |`,
+    `| records queue only (two sends; the consumer writes D1 in the same workerd) | ${f("norec_queue")} | ${f("norec_queue", "wranglerMs")} |`,
+    `| Analytics Engine datapoints only | ${f("norec_metrics")} | ${f("norec_metrics", "wranglerMs")} |`,
     `| recording on (the gateway) | ${f("gateway")} | ${f("gateway", "wranglerMs")} |`,
   ].join("\n");
 }
@@ -576,6 +578,19 @@ function formatRows(rows) {
     );
   }
   return lines.join("\n");
+}
+
+/** bench/request-cpu.mjs: the same four shapes in one Node process, CPU per request. */
+function formatInProcess(result) {
+  const f = (v) => (typeof v === "number" ? v.toFixed(3) : "—");
+  const row = (label, r) =>
+    `| ${label} | ${f(r.native)} | ${f(r.jsrelay)} | ${f(r.norec)} | ${f(r.gateway)} | ${f(r.gateway - r.jsrelay)} |`;
+  return [
+    "| in-process CPU per request (Node, src/ bundled, fake upstream and bindings; ms) | native pass-through | JS-relay pass-through | gateway, recording off | gateway | gateway − JS relay |",
+    "|---|---:|---:|---:|---:|---:|",
+    row("small streamed chat (20 text deltas)", result.chat),
+    row("Claude Code turn (87 KB request, 1,000 SSE events)", result.turn),
+  ].join("\n");
 }
 
 function formatMicro(micro) {
@@ -632,6 +647,8 @@ async function writeResults(report) {
     formatRows(report.rows),
     "",
     formatAttribution(report.cpu),
+    "",
+    formatInProcess(report.inProcess),
     "",
     formatMicro(report.micro),
     END,
@@ -737,6 +754,8 @@ async function main() {
 
     log("micro-benchmarks");
     const micro = await runMicro({ smoke: SMOKE });
+    log("in-process CPU per request");
+    const inProcess = await runRequestCpu({ smoke: SMOKE });
     const rows = summarize(latency, tput, memory, cpu);
     const report = {
       mode: SMOKE ? "smoke" : "full",
@@ -749,13 +768,16 @@ async function main() {
       rows,
       throughput: tput,
       cpu,
+      inProcess,
       memory: Object.fromEntries(
         Object.entries(memory).map(([n, m]) => [n, m && { ...m, trace: undefined }]),
       ),
       gatewayServerTiming: serverTimingMedians(latency.samples.gateway.timing),
       micro,
     };
-    console.log(`\n${formatRows(rows)}\n\n${formatAttribution(cpu)}\n\n${formatMicro(micro)}\n`);
+    console.log(
+      `\n${formatRows(rows)}\n\n${formatAttribution(cpu)}\n\n${formatInProcess(inProcess)}\n\n${formatMicro(micro)}\n`,
+    );
     console.log("gateway ÷ pass-through Worker (native; JS relay):");
     for (const row of rows) {
       if (Number.isFinite(row.ratio) || Number.isFinite(row.ratioJs))

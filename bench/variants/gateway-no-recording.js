@@ -2,8 +2,9 @@
  * Attribution: the gateway exactly as src/ builds it, with its recording switched off in part or
  * in whole, chosen per request by the `x-bench-recording` header (one `wrangler dev` serves all):
  *   off    the RECORDS queue and the METRICS dataset replaced by no-ops, console output dropped
- *   log    only the log line kept (console output on; queue and metrics off)
- *   queue  only the queue and metrics kept (console output dropped)
+ *   log      only the log line kept (console output on; queue and metrics off)
+ *   queue    only the RECORDS queue kept (its consumer writes D1 as the gateway's does)
+ *   metrics  only the METRICS dataset kept
  * The difference between these and the real gateway is what each part of recording (queue send,
  * the local queue consumer writing D1, the log line crossing into wrangler's process) costs; the
  * difference between "off" and the pass-through Worker is what the request path itself costs.
@@ -32,7 +33,8 @@ function envFor(env, mode) {
     modes = {
       off: { ...env, RECORDS: noQueue, METRICS: noMetrics },
       log: { ...env, RECORDS: noQueue, METRICS: noMetrics },
-      queue: env,
+      queue: { ...env, METRICS: noMetrics },
+      metrics: { ...env, RECORDS: noQueue },
     };
     wrapped.set(env, modes);
   }

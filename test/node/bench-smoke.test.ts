@@ -36,6 +36,7 @@ interface Report {
   mode: string;
   rows: Row[];
   cpu: Record<"chat" | "turn", { perRequest: Record<string, { workerdMs: number; wranglerMs: number }> }>;
+  inProcess: Record<"chat" | "turn", Record<"native" | "jsrelay" | "norec" | "gateway", number>>;
   micro: {
     sse: Record<
       | "extract16k"
@@ -116,8 +117,13 @@ test("bench smoke run produces every row with sane numbers", { timeout: 240_000 
       expect(Math.abs(r.values[path] as number)).toBeLessThan(5_000);
     }
   }
-  for (const mode of ["norec", "norec_log", "norec_queue", "gateway"]) {
+  for (const mode of ["norec", "norec_log", "norec_queue", "norec_metrics", "gateway"]) {
     expect(Number.isFinite(report.cpu.chat.perRequest[mode]?.workerdMs), mode).toBe(true);
+  }
+  // In-process (bench/request-cpu.mjs): process.cpuUsage is fine-grained, so every figure is > 0.
+  for (const scenario of ["chat", "turn"] as const) {
+    for (const mode of ["native", "jsrelay", "norec", "gateway"] as const)
+      positive(report.inProcess[scenario][mode]);
   }
 
   // Memory: sampled for the two Workers (workerd processes); the direct path has none.
