@@ -14,6 +14,7 @@
  *   node bench/run.mjs --smoke         a handful of iterations and tiny streams, no RESULTS.md
  *   --json <file>                      also write the figures as JSON
  *   --no-write                         do not touch bench/RESULTS.md
+ *   --cpu-only                         only the CPU-per-request phase (prints it; no RESULTS.md)
  */
 import { execFileSync, fork } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -41,7 +42,8 @@ import { runRequestCpu } from "./request-cpu.mjs";
 const argv = process.argv.slice(2);
 const SMOKE = argv.includes("--smoke");
 const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : null;
-const WRITE_RESULTS = !SMOKE && !argv.includes("--no-write");
+const CPU_ONLY = argv.includes("--cpu-only");
+const WRITE_RESULTS = !SMOKE && !CPU_ONLY && !argv.includes("--no-write");
 
 const CONFIG = SMOKE
   ? {
@@ -62,21 +64,21 @@ const CONFIG = SMOKE
     }
   : {
       warmup: 30,
-      iterations: 200,
+      iterations: 150,
       longEvents: 2000,
-      longIterations: 4,
+      longIterations: 3,
       throughputMs: 2000,
       throughputRounds: 2,
       maxRequests: 20_000,
       bigBytes: 100 * 1024 * 1024,
       slowReadBytesPerSecond: 20 * 1024 * 1024,
-      cpuBlocks: 8,
+      cpuBlocks: 6,
       cpuChatPerBlock: 20,
       cpuTurnPerBlock: 2,
       cpuTurnEvents: 1000,
       // After each block, time for deferred work to land (the records queue batches for up to 1 s,
       // then its consumer writes D1 in the same workerd); the idle rate is subtracted.
-      cpuSettleMs: 1500,
+      cpuSettleMs: 1300,
     };
 
 const log = (...args) => console.error(`[bench ${(performance.now() / 1000).toFixed(1)}s]`, ...args);
@@ -744,6 +746,20 @@ async function main() {
         throw error;
       });
     await checkPaths(paths);
+    if (CPU_ONLY) {
+      const attribution = partialRecordingPaths(paths.find((p) => p.name === "norec"));
+      const cpu = await withOutputOnFailure(cpuPhase(paths, attribution));
+      for (const scenario of Object.values(cpu)) {
+        const r = scenario.perRequest;
+        console.log(
+          `${scenario.label}: workerd CPU ms/request ${Object.entries(r)
+            .map(([n, v]) => `${n} ${v.workerdMs.toFixed(2)}`)
+            .join(", ")}; gateway ÷ JS relay ${(r.gateway.workerdMs / r.jsrelay.workerdMs).toFixed(2)}×`,
+        );
+      }
+      console.log(`\n${formatAttribution(cpu)}`);
+      return;
+    }
     const latency = await withOutputOnFailure(latencyPhase(paths));
     const tput = await withOutputOnFailure(throughputPhase(paths));
     const attribution = partialRecordingPaths(paths.find((p) => p.name === "norec"));
