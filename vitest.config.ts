@@ -29,6 +29,8 @@ export default defineConfig(async () => {
                   TEST_MIGRATIONS: migrations,
                   // Retry failed record writes at once, so the dead-letter path runs in seconds.
                   RECORDS_RETRY_BASE_SECONDS: "0",
+                  // Lets tests move the limits Durable Object's clock (rollover, rate windows).
+                  LIMITS_TEST_CLOCK: "true",
                 },
               },
             })),
@@ -68,6 +70,7 @@ export default defineConfig(async () => {
                   MCP_SKIP_MODELS: "haiku",
                   MCP_MAX_ITERATIONS: "3",
                   TEST_MIGRATIONS: migrations,
+                  LIMITS_TEST_CLOCK: "true",
                 },
               },
             })),

@@ -15,6 +15,10 @@
  *   --json <file>                      also write the figures as JSON
  *   --no-write                         do not touch bench/RESULTS.md
  *   --cpu-only                         only the CPU-per-request phase (prints it; no RESULTS.md)
+ *
+ * The admission round trip (per-user limits, docs/limits.md) is measured on the same gateway in the
+ * same run: blocking requests from a user with a policy (budget, RPM and TPM all checked by the
+ * user's Durable Object) interleaved with requests from a user without one.
  */
 import { execFileSync, fork } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -40,6 +44,11 @@ import { runMicro } from "./micro.mjs";
 import { runRequestCpu } from "./request-cpu.mjs";
 
 const argv = process.argv.slice(2);
+// `npm run bench -- --scale`: the D1 scale measurements (bench/scale.mjs, docs/scale.md) instead.
+if (argv.includes("--scale")) {
+  await import("./scale.mjs");
+  process.exit(0);
+}
 const SMOKE = argv.includes("--smoke");
 const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : null;
 const CPU_ONLY = argv.includes("--cpu-only");
@@ -121,6 +130,22 @@ async function createGatewayKey(persistTo) {
   );
   const key = out.toString().trim().split("\n").pop();
   if (!key?.startsWith("aib_")) throw new Error(`no key in keys.mjs output:\n${out}`);
+  return key;
+}
+
+/** A second user whose policy makes every request go through the limits Durable Object. */
+async function createLimitedKey(persistTo) {
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true" };
+  const run = (script, args) =>
+    execFileSync(process.execPath, [join(PROJECT_ROOT, script), ...args, "--persist-to", persistTo], {
+      cwd: PROJECT_ROOT,
+      env,
+    }).toString();
+  const user = "bench-limits@example.com";
+  const budget = ["--budget-usd", "1000000", "--rpm", "1000000000", "--tpm", "1000000000000"];
+  run("scripts/limits.mjs", ["set", "--user", user, ...budget]);
+  const key = run("scripts/keys.mjs", ["create", "--user", user]).trim().split("\n").pop();
+  if (!key?.startsWith("aib_")) throw new Error("no key in keys.mjs output");
   return key;
 }
 
@@ -243,6 +268,38 @@ async function latencyPhase(paths) {
     log(`long stream ${i + 1}/${longTotal}`);
   }
   return { samples, longBytes };
+}
+
+/** The same blocking request from a user with a policy and one without, interleaved. */
+async function admissionPhase(gatewayPath, limitedKey) {
+  const limited = {
+    ...gatewayPath,
+    name: "limits",
+    headers: { ...gatewayPath.headers, "x-api-key": limitedKey },
+  };
+  const samples = { without: [], withPolicy: [] };
+  const total = CONFIG.warmup + CONFIG.iterations;
+  for (let i = 0; i < total; i++) {
+    const order = i % 2 === 0 ? [gatewayPath, limited] : [limited, gatewayPath];
+    for (const path of order) {
+      const result = await send(path, BLOCKING_BODY);
+      if (i >= CONFIG.warmup) samples[path === limited ? "withPolicy" : "without"].push(result.totalMs);
+    }
+  }
+  const stat = (values) => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
+  const without = stat(samples.without);
+  const withPolicy = stat(samples.withPolicy);
+  return { without, withPolicy, addedP50: withPolicy.p50 - without.p50 };
+}
+
+function formatAdmission(a) {
+  return [
+    "| admission (per-user limits), blocking latency | p50 (ms) | p99 (ms) |",
+    "|---|---:|---:|",
+    `| gateway, user without a policy (no Durable Object) | ${ms(a.without.p50)} | ${ms(a.without.p99)} |`,
+    `| gateway, user with a policy (reserve + reconcile on the user's Durable Object) | ${ms(a.withPolicy.p50)} | ${ms(a.withPolicy.p99)} |`,
+    `| admission round trip (difference of the medians) | ${ms(a.addedP50)} | |`,
+  ].join("\n");
 }
 
 async function throughputPhase(paths) {
@@ -652,6 +709,8 @@ async function writeResults(report) {
     "",
     formatInProcess(report.inProcess),
     "",
+    formatAdmission(report.admission),
+    "",
     formatMicro(report.micro),
     END,
   ].join("\n");
@@ -686,6 +745,7 @@ async function main() {
       .join(" ")}`,
   );
   const state = await mkdtemp(join(tmpdir(), "aibridge-bench-"));
+  let limitedKey = "";
   try {
     const upstream = await startUpstreamProcess();
     stops.push(upstream.stop);
@@ -702,6 +762,7 @@ async function main() {
         return dev;
       }),
       createGatewayKey(join(state, "gateway")).then(async (key) => {
+        limitedKey = await createLimitedKey(join(state, "gateway"));
         const vars = {
           ANTHROPIC_BASE_URL: upstream.url,
           OPENAI_BASE_URL: `${upstream.url}/v1`,
@@ -761,6 +822,9 @@ async function main() {
       return;
     }
     const latency = await withOutputOnFailure(latencyPhase(paths));
+    const gatewayPath = paths.find((p) => p.name === "gateway");
+    const admission = await withOutputOnFailure(admissionPhase(gatewayPath, limitedKey));
+    log(`admission round trip: +${ms(admission.addedP50)} ms at p50`);
     const tput = await withOutputOnFailure(throughputPhase(paths));
     const attribution = partialRecordingPaths(paths.find((p) => p.name === "norec"));
     const cpu = await withOutputOnFailure(cpuPhase(paths, attribution));
@@ -789,10 +853,11 @@ async function main() {
         Object.entries(memory).map(([n, m]) => [n, m && { ...m, trace: undefined }]),
       ),
       gatewayServerTiming: serverTimingMedians(latency.samples.gateway.timing),
+      admission,
       micro,
     };
     console.log(
-      `\n${formatRows(rows)}\n\n${formatAttribution(cpu)}\n\n${formatInProcess(inProcess)}\n\n${formatMicro(micro)}\n`,
+      `\n${formatRows(rows)}\n\n${formatAttribution(cpu)}\n\n${formatInProcess(inProcess)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`,
     );
     console.log("gateway ÷ pass-through Worker (native; JS relay):");
     for (const row of rows) {

@@ -7,7 +7,8 @@
  *      provisioning does not cover queues
  *   2. the D1 database (wrangler.toml `database_name`): created when missing, then its migrations
  *      applied, before the new code goes live
- *   3. `wrangler deploy`: builds the dashboard, provisions the KV namespace (and finds D1 by name),
+ *   3. `wrangler deploy`: builds the dashboard, provisions the KV namespace and the CONTENT R2
+ *      bucket (and finds D1 by name),
  *      uploads the Worker
  *   4. names every secret of .dev.vars.example that is still unset (names only, never values)
  *   5. prints the Worker's URL and what to do next
@@ -49,6 +50,17 @@ function wrangler(args, env = {}) {
       code === 0
         ? resolveRun(output)
         : reject(new Error(`wrangler ${args[0]} ${args[1] ?? ""} failed (${code})`)),
+    );
+  });
+}
+
+/** Runs a command with the terminal attached. */
+function run(command, args) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(command, args, { cwd: PROJECT_ROOT, env: process.env, stdio: "inherit" });
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      code === 0 ? resolveRun() : reject(new Error(`${args[0]} failed (${code})`)),
     );
   });
 }
@@ -96,9 +108,25 @@ async function main() {
   }
   const d1Config = database.database_id ? database.configPath : writeRemoteD1Config(database, id);
   // CI=true: apply without the interactive "ok to proceed?" (running this command is the consent).
-  await wrangler(["d1", "migrations", "apply", database.binding, "--remote", "--config", d1Config], {
-    CI: "true",
-  });
+  const applied = await wrangler(
+    ["d1", "migrations", "apply", database.binding, "--remote", "--config", d1Config],
+    { CI: "true" },
+  );
+  // An upgrade that just added the usage rollups: rows written before them have none, so usage
+  // answers would miss them. Rebuild once from the raw rows (a fresh database has nothing to fold).
+  if (applied.includes("0008_usage_rollups") && !applied.includes("0000_init")) {
+    step("Usage rollups from the existing rows (once, after the upgrade that added them)");
+    const days = Number(config.vars?.USAGE_RETENTION_DAYS ?? config.vars?.RETENTION_DAYS ?? 400);
+    await run(process.execPath, [
+      join(PROJECT_ROOT, "scripts/rollups.mjs"),
+      "rebuild",
+      "--since",
+      `${days}d`,
+      "--remote",
+      "--config",
+      d1Config,
+    ]);
+  }
 
   step("Worker");
   const deployed = await wrangler(["deploy", ...process.argv.slice(2)]);

@@ -12,16 +12,21 @@
  * are interceptions started in the range, cost is the sum of priced usage, and usage of models
  * without a price is counted as "unpriced" instead of being costed as zero.
  */
+import { PLAN_ROWS, planBuckets, planParams } from "../src/recorder/rollup-sql.mjs";
 import { d1Query, parseArgs, sqlString } from "./lib/d1.mjs";
 
+/** Read from the usage rollups (aibridge_usage_rollups), like the admin API. */
 const DIMENSIONS = {
-  user: "i.initiator_id",
-  model: "i.model",
-  client: "i.client",
-  day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
-  // The provider instance that answered (docs/providers.md), as in the admin API.
+  user: "r.initiator_id",
+  model: "r.model",
+  client: "r.client",
+  day: "strftime('%Y-%m-%d', r.bucket / 1000, 'unixepoch')",
+  // The provider instance that answered (docs/providers.md), as in the admin API: from the raw
+  // rows (not in the rollups).
   instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
 };
+/** No --until: no upper bound (the admin API's NO_END). */
+const NO_END = 8_640_000_000_000_000;
 const DAY_MS = 86_400_000;
 
 function fail(message) {
@@ -54,28 +59,58 @@ const since = parseTime("since", typeof flags.since === "string" ? flags.since :
 const until = typeof flags.until === "string" ? parseTime("until", flags.until, true) : null;
 const target = { remote: flags.remote === true, persistTo: flags["persist-to"], config: flags.config };
 
-const filters = [`i.started_at >= ${since}`];
-if (until !== null) filters.push(`i.started_at < ${until}`);
-if (typeof flags.user === "string") filters.push(`i.initiator_id = ${sqlString(flags.user)}`);
-if (typeof flags.model === "string") filters.push(`i.model = ${sqlString(flags.model)}`);
+// The range resolves to whole hours (older edges to whole days), as in the admin API.
+const plan = planBuckets(since, until ?? NO_END, Date.now());
+const params = planParams(plan);
+const source = PLAN_ROWS.replace(/\?(\d)/g, (_, n) => String(params[Number(n) - 1]));
+const filters = ["true"];
+if (typeof flags.user === "string") filters.push(`r.initiator_id = ${sqlString(flags.user)}`);
+if (typeof flags.model === "string") filters.push(`r.model = ${sqlString(flags.model)}`);
 
-const rows = d1Query(
-  `select ${DIMENSIONS[by]} as ${by},
-     count(distinct i.id) as requests,
-     coalesce(sum(t.input_tokens), 0) as input_tokens,
-     coalesce(sum(t.output_tokens), 0) as output_tokens,
-     coalesce(sum(t.cache_read_input_tokens), 0) as cache_read_tokens,
-     coalesce(sum(t.cache_write_input_tokens), 0) as cache_write_tokens,
-     case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
-          else coalesce(sum(t.cost_micros), 0) end as cost_micros,
-     count(t.id) - count(t.cost_micros) as unpriced_usages
-   from aibridge_interceptions i
-   left join aibridge_token_usages t on t.interception_id = i.id
-   where ${filters.join(" and ")}
-   group by 1
-   order by ${by === "day" ? "1 asc" : "coalesce(sum(t.cost_micros), 0) desc, 1 asc"}`,
-  target,
-);
+/** --by instance: from the raw rows, as in the admin API (the instance is not a rollup key). */
+function rawInstanceRows() {
+  const raw = [`i.started_at >= ${since}`];
+  if (until !== null) raw.push(`i.started_at < ${until}`);
+  if (typeof flags.user === "string") raw.push(`i.initiator_id = ${sqlString(flags.user)}`);
+  if (typeof flags.model === "string") raw.push(`i.model = ${sqlString(flags.model)}`);
+  return d1Query(
+    `select ${DIMENSIONS.instance} as instance,
+       count(distinct i.id) as requests,
+       coalesce(sum(t.input_tokens), 0) as input_tokens,
+       coalesce(sum(t.output_tokens), 0) as output_tokens,
+       coalesce(sum(t.cache_read_input_tokens), 0) as cache_read_tokens,
+       coalesce(sum(t.cache_write_input_tokens), 0) as cache_write_tokens,
+       case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
+            else coalesce(sum(t.cost_micros), 0) end as cost_micros,
+       count(t.id) - count(t.cost_micros) as unpriced_usages
+     from aibridge_interceptions i
+     left join aibridge_token_usages t on t.interception_id = i.id
+     where ${raw.join(" and ")}
+     group by 1
+     order by coalesce(sum(t.cost_micros), 0) desc, 1 asc`,
+    target,
+  );
+}
+
+const rows =
+  by === "instance"
+    ? rawInstanceRows()
+    : d1Query(
+        `select ${DIMENSIONS[by]} as ${by},
+           sum(r.requests) as requests,
+           sum(r.input_tokens) as input_tokens,
+           sum(r.output_tokens) as output_tokens,
+           sum(r.cache_read_tokens) as cache_read_tokens,
+           sum(r.cache_write_tokens) as cache_write_tokens,
+           case when sum(r.usages) > 0 and sum(r.priced_usages) = 0 then null
+                else sum(r.cost_micros) end as cost_micros,
+           sum(r.usages) - sum(r.priced_usages) as unpriced_usages
+         from ${source} r
+         where ${filters.join(" and ")}
+         group by 1
+         order by ${by === "day" ? "1 asc" : "sum(r.cost_micros) desc, 1 asc"}`,
+        target,
+      );
 
 if (flags.json) {
   console.log(JSON.stringify(rows, null, 2));
@@ -114,7 +149,7 @@ const line = (row) =>
   row
     .map((cell, col) => (col === 0 ? String(cell).padEnd(widths[col]) : String(cell).padStart(widths[col])))
     .join("  ");
-const range = `${new Date(since).toISOString().slice(0, 16)}Z … ${until === null ? "now" : `${new Date(until).toISOString().slice(0, 16)}Z`}`;
+const range = `${new Date(plan.from).toISOString().slice(0, 16)}Z … ${until === null ? "now" : `${new Date(plan.to).toISOString().slice(0, 16)}Z`}`;
 console.log(`Usage by ${by}, ${range}${target.remote ? " (remote)" : " (local)"}`);
 console.log(line(table[0]));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));

@@ -4,6 +4,7 @@ import { requestId } from "hono/request-id";
 import { adminRoutes } from "./admin/routes";
 import type { AppEnv } from "./app-env";
 import { ConfigError } from "./config";
+import { meRoutes } from "./limits/me";
 import { log } from "./log";
 import { anthropicError } from "./providers/anthropic/errors";
 import { instanceRoutes } from "./providers/mount";
@@ -15,6 +16,7 @@ app.use(requestId({ headerName: "x-aibridge-request-id" }));
 
 app.get("/healthz", (c) => c.json({ ok: true }));
 
+app.route("/v1/me", meRoutes);
 // Every provider instance at /{name} (today's /anthropic and /openai when PROVIDERS is unset).
 app.route("/", instanceRoutes);
 app.get("/admin/", (c) => c.redirect("/admin", 301));

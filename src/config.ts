@@ -11,6 +11,11 @@ export interface Env {
   KV: KVNamespace;
   RECORDS: Queue<unknown>;
   METRICS?: AnalyticsEngineDataset;
+  /** Long tool arguments, thoughts and text parts (src/recorder/content.ts); optional. */
+  CONTENT?: R2Bucket;
+  CONTENT_OFFLOAD_BYTES?: string;
+  /** Per-user limits (src/limits): one Durable Object per user. */
+  LIMITER?: DurableObjectNamespace<import("./limits/limiter").UserLimiter>;
   /** The dashboard's built files (wrangler.toml [assets]). */
   ASSETS?: Fetcher;
   ANTHROPIC_BASE_URL?: string;
@@ -21,6 +26,9 @@ export interface Env {
   BYOK?: string;
   MCP_SERVERS?: string;
   RETENTION_DAYS?: string;
+  CONTENT_RETENTION_DAYS?: string;
+  USAGE_RETENTION_DAYS?: string;
+  ROLLUP_RETENTION_DAYS?: string;
   PRICING_OVERRIDES?: string;
   RECORDS_RETRY_BASE_SECONDS?: string;
   UPSTREAM_IDLE_TIMEOUT_SECONDS?: string;
@@ -41,7 +49,12 @@ export interface Config {
   openaiApiKey: string | undefined;
   adminToken: string | undefined;
   byok: boolean;
-  retentionDays: number;
+  /** Days prompts, tool arguments, thoughts (and dead letters) are kept. */
+  contentRetentionDays: number;
+  /** Days interceptions and token-usage rows are kept. */
+  usageRetentionDays: number;
+  /** Days the daily usage rollups are kept (default: as long as the usage rows). */
+  rollupRetentionDays: number;
   /** Longest wait for upstream response headers, and longest silence inside a stream. */
   upstreamIdleTimeoutMs: number;
   /** After a client disconnect, how long the relay keeps reading for the final usage (≤ 30 s). */
@@ -90,7 +103,23 @@ export function parseConfig(env: Env): Config {
     openaiApiKey: optionalSecret(env, "OPENAI_API_KEY"),
     adminToken,
     byok: parseBoolean(env, "BYOK", true),
-    retentionDays: parsePositiveInt(env, "RETENTION_DAYS", 60),
+    // RETENTION_DAYS (the single knob of earlier versions) still sets both when they are not set.
+    contentRetentionDays: parsePositiveInt(
+      env,
+      "CONTENT_RETENTION_DAYS",
+      parsePositiveInt(env, "RETENTION_DAYS", 30),
+    ),
+    usageRetentionDays: parsePositiveInt(
+      env,
+      "USAGE_RETENTION_DAYS",
+      parsePositiveInt(env, "RETENTION_DAYS", 400),
+    ),
+    // Large organisations keep raw usage rows briefly and the (small) daily rollups long.
+    rollupRetentionDays: parsePositiveInt(
+      env,
+      "ROLLUP_RETENTION_DAYS",
+      parsePositiveInt(env, "USAGE_RETENTION_DAYS", parsePositiveInt(env, "RETENTION_DAYS", 400)),
+    ),
     corsOrigins: parseOrigins(env, "CORS_ORIGINS"),
     upstreamIdleTimeoutMs: parsePositiveInt(env, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 300) * 1000,
     // waitUntil gives a request about 30 s after its response ends; the drain must finish within it.

@@ -12,6 +12,9 @@
 import { app } from "../../src/app";
 import gateway from "../../src/index";
 
+// The gateway's Durable Object class, which its wrangler.toml binds (per-user limits).
+export { UserLimiter } from "../../src/index";
+
 // Plain JS (wrangler bundles it, TypeScript imports included) so that the Node-typed tsconfig
 // that covers bench/ does not need the Workers types.
 const noQueue = { send: async () => {}, sendBatch: async () => {} };

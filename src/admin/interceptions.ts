@@ -1,11 +1,12 @@
 /**
- * GET /admin/v1/interceptions?user=&model=&from=&to=&cursor=&limit=  newest first, keyset-paginated
+ * GET /admin/v1/interceptions?user=&model=&status=&from=&to=&cursor=&limit=  newest first, keyset-paginated
  * GET /admin/v1/interceptions/:id                                   one, with every record
  * GET /admin/v1/sessions/:id                                        a client session, in order
  */
 import { Hono } from "hono";
 import { sessionCache, summarizeSessionCache } from "../analytics/query";
 import type { AppEnv } from "../app-env";
+import { resolveTexts } from "../recorder/content";
 import { iso, optionalText, ParamError, parseLimit, parseRange } from "./params";
 
 /** List items carry the start of the prompt; the full text is on /interceptions/:id. */
@@ -201,6 +202,8 @@ adminInterceptionRoutes.get("/", async (c) => {
   const range = parseRange((name) => c.req.query(name));
   const user = optionalText("user", c.req.query("user"));
   const model = optionalText("model", c.req.query("model"));
+  // e.g. status=rejected: the requests a limit refused (the dashboard's Budgets view).
+  const status = optionalText("status", c.req.query("status"));
   const limit = parseLimit(c.req.query("limit"), 50, 200);
   const cursorText = c.req.query("cursor");
   const [afterTime, afterId] = cursorText ? decodeCursor(cursorText) : [null, null];
@@ -210,9 +213,10 @@ adminInterceptionRoutes.get("/", async (c) => {
        and (?3 is null or initiator_id = ?3)
        and (?4 is null or model = ?4)
        and (?5 is null or started_at < ?5 or (started_at = ?5 and id < ?6))
+       and (?8 is null or status = ?8)
      order by started_at desc, id desc limit ?7`,
   )
-    .bind(range.from, range.to, user, model, afterTime, afterId, limit + 1)
+    .bind(range.from, range.to, user, model, afterTime, afterId, limit + 1, status)
     .all<InterceptionRow>();
   const page = results.slice(0, limit);
   const last = page[page.length - 1];
@@ -247,13 +251,13 @@ adminInterceptionRoutes.get("/:id", async (c) => {
     db
       .prepare(
         `select id, provider_response_id, provider_tool_call_id, tool, server_url, input,
-           injected, invocation_error, created_at
+           injected, invocation_error, created_at, content_ref
          from aibridge_tool_usages where interception_id = ? order by created_at, id`,
       )
       .bind(id),
     db
       .prepare(
-        `select id, content, source, created_at
+        `select id, content, source, created_at, content_ref
          from aibridge_model_thoughts where interception_id = ? order by created_at, id`,
       )
       .bind(id),
@@ -267,10 +271,15 @@ adminInterceptionRoutes.get("/:id", async (c) => {
     | undefined;
   if (!row) return c.json({ error: `No interception ${id.slice(0, 80)}.` }, 404);
   const [item] = await summaries(db, [row]);
+  // Texts kept in R2 (src/recorder/content.ts) first, then the overflow parts appended to them.
   await Promise.all([
-    appendParts(db, prompts!.results, "prompt"),
-    appendParts(db, tools!.results, "input"),
-    appendParts(db, thoughts!.results, "content"),
+    resolveTexts(c.env.CONTENT, tools!.results, "input"),
+    resolveTexts(c.env.CONTENT, thoughts!.results, "content"),
+  ]);
+  await Promise.all([
+    appendParts(db, prompts!.results, "prompt", c.env.CONTENT),
+    appendParts(db, tools!.results, "input", c.env.CONTENT),
+    appendParts(db, thoughts!.results, "content", c.env.CONTENT),
   ]);
   const created = (r: Record<string, unknown>) => ({ ...r, created_at: iso(r.created_at as number) });
   return c.json({
@@ -339,18 +348,24 @@ adminSessionRoutes.get("/:id", async (c) => {
  * detail view shows prompts, tool inputs and thoughts whole. Joined here, not in SQL: D1 refuses
  * to build a string past its 2 MB limit.
  */
-async function appendParts(db: D1Database, rows: Record<string, unknown>[], field: string): Promise<void> {
+async function appendParts(
+  db: D1Database,
+  rows: Record<string, unknown>[],
+  field: string,
+  content: R2Bucket | undefined,
+): Promise<void> {
   if (rows.length === 0) return;
   const { results } = await db
     .prepare(
-      `select record_id, content from aibridge_record_parts
+      `select record_id, content, content_ref from aibridge_record_parts
        where field = ?1 and record_id in (select value from json_each(?2)) order by record_id, seq`,
     )
     .bind(field, JSON.stringify(rows.map((row) => row.id)))
     .all<{ record_id: string; content: string }>();
+  await resolveTexts(content, results, "content");
   const byId = new Map(rows.map((row) => [row.id, row]));
   for (const part of results) {
     const row = byId.get(part.record_id);
-    if (row) row[field] = String(row[field] ?? "") + part.content;
+    if (row) row[field] = String(row[field] ?? "") + (part.content ?? "");
   }
 }

@@ -9,6 +9,7 @@ import { adminCacheRoutes } from "./cache";
 import { dashboardRoutes } from "./dashboard";
 import { adminInterceptionRoutes, adminSessionRoutes } from "./interceptions";
 import { adminKeyRoutes } from "./keys";
+import { adminLimitRoutes } from "./limits";
 import { ParamError } from "./params";
 import { adminUsageRoutes } from "./usage";
 
@@ -19,6 +20,7 @@ adminRoutes.route("/v1/keys", adminKeyRoutes);
 adminRoutes.route("/v1/usage", adminUsageRoutes);
 adminRoutes.route("/v1/interceptions", adminInterceptionRoutes);
 adminRoutes.route("/v1/sessions", adminSessionRoutes);
+adminRoutes.route("/v1/limits", adminLimitRoutes);
 adminRoutes.route("/v1/cache", adminCacheRoutes);
 adminRoutes.route("/v1/redactions", adminRedactionRoutes);
 // The page and its assets hold no data; every number they show comes from /v1 with the token.

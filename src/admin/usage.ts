@@ -6,16 +6,18 @@
 import { Hono } from "hono";
 import { type BreakDimension, withCacheBreaks } from "../analytics/query";
 import type { AppEnv } from "../app-env";
+import { PLAN_ROWS, planBuckets, planParams } from "../recorder/rollups";
 import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
 
-/** SQL for each grouping dimension; days are UTC. */
+/** SQL for each grouping dimension over aibridge_usage_rollups; days are UTC. */
 const DIMENSIONS = {
-  user: "i.initiator_id",
-  model: "i.model",
-  client: "i.client",
-  day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+  user: "r.initiator_id",
+  model: "r.model",
+  client: "r.client",
+  day: "strftime('%Y-%m-%d', r.bucket / 1000, 'unixepoch')",
   // The provider instance that answered (a fallback counts as itself); rows from before instances
-  // existed carry only the API family, which is also the default instances' name.
+  // existed carry only the API family, which is also the default instances' name. Not in the
+  // rollups (it is only known once the interception ends): grouping by it reads the raw rows.
   instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
 } as const;
 type Dimension = keyof typeof DIMENSIONS;
@@ -71,8 +73,64 @@ export interface UsageFilter {
   model: string | null;
 }
 
-export async function queryUsage(db: D1Database, groupBy: Dimension[], filter: UsageFilter) {
+/**
+ * Answered from the rollups (src/recorder/rollups.ts): O(buckets × users) rows, not O(requests).
+ * The range resolves to whole hours (older edges to whole days); `range` says what was answered.
+ */
+export async function queryUsage(
+  db: D1Database,
+  groupBy: Dimension[],
+  filter: UsageFilter,
+  now = Date.now(),
+) {
+  if (groupBy.includes("instance")) return queryRawUsage(db, groupBy, filter);
+  const plan = planBuckets(filter.from, filter.to, now);
   const keys = groupBy.map((d) => `${DIMENSIONS[d]} as ${d}`).join(", ");
+  const sql = `
+    select ${keys},
+      sum(r.requests) as requests,
+      sum(r.input_tokens) as input_tokens,
+      sum(r.output_tokens) as output_tokens,
+      sum(r.cache_read_tokens) as cache_read_tokens,
+      sum(r.cache_write_tokens) as cache_write_tokens,
+      sum(r.cache_write_5m_tokens) as cache_write_5m_tokens,
+      sum(r.cache_write_1h_tokens) as cache_write_1h_tokens,
+      sum(r.reasoning_tokens) as reasoning_tokens,
+      case when sum(r.usages) > 0 and sum(r.priced_usages) = 0 then null
+           else sum(r.cost_micros) end as cost_micros,
+      sum(r.usages) - sum(r.priced_usages) as unpriced_usages,
+      sum(r.estimated_requests) as estimated_requests,
+      sum(r.estimated_usages) as estimated_usages,
+      max(r.last_seen) as last_seen
+    from ${PLAN_ROWS} r
+    where (?7 is null or r.initiator_id = ?7)
+      and (?8 is null or r.model = ?8)
+    group by ${groupBy.join(", ")}
+    order by ${groupBy.map((d) => (d === "day" ? "day asc" : `${d} asc`)).join(", ")}`;
+  const { results, meta } = await db
+    .prepare(sql)
+    .bind(...planParams(plan), filter.user, filter.model)
+    .all<UsageNumbers & Record<string, string | number> & { last_seen: number }>();
+  const rows = results.map(({ last_seen, ...row }) => withDerived(row as UsageNumbers, iso(last_seen)));
+  // rowsRead: what D1 bills for this answer (the scale tests and bench/scale.mjs watch it).
+  return { rows, totals: totalsOf(rows), range: { from: plan.from, to: plan.to }, rowsRead: meta.rows_read };
+}
+
+/** The raw rows of a dimension the rollups do not hold (instance). */
+const RAW_DIMENSIONS: Record<Dimension, string> = {
+  user: "i.initiator_id",
+  model: "i.model",
+  client: "i.client",
+  day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+  instance: DIMENSIONS.instance,
+};
+
+/**
+ * Usage grouped by provider instance, from the raw rows (O(requests) in the range): the instance
+ * that answered is known only when the interception ends, so it is not a rollup key yet.
+ */
+async function queryRawUsage(db: D1Database, groupBy: Dimension[], filter: UsageFilter) {
+  const keys = groupBy.map((d) => `${RAW_DIMENSIONS[d]} as ${d}`).join(", ");
   const sql = `
     select ${keys},
       count(distinct i.id) as requests,
@@ -96,12 +154,17 @@ export async function queryUsage(db: D1Database, groupBy: Dimension[], filter: U
       and (?4 is null or i.model = ?4)
     group by ${groupBy.join(", ")}
     order by ${groupBy.map((d) => (d === "day" ? "day asc" : `${d} asc`)).join(", ")}`;
-  const { results } = await db
+  const { results, meta } = await db
     .prepare(sql)
     .bind(filter.from, filter.to, filter.user, filter.model)
     .all<UsageNumbers & Record<string, string | number> & { last_seen: number }>();
   const rows = results.map(({ last_seen, ...row }) => withDerived(row as UsageNumbers, iso(last_seen)));
-  return { rows, totals: totalsOf(rows) };
+  return {
+    rows,
+    totals: totalsOf(rows),
+    range: { from: filter.from, to: filter.to },
+    rowsRead: meta.rows_read,
+  };
 }
 
 function withDerived<T extends UsageNumbers>(row: T, lastSeen: string | null): T & UsageRow {
@@ -152,19 +215,30 @@ adminUsageRoutes.get("/", async (c) => {
     user: optionalText("user", c.req.query("user")),
     model: optionalText("model", c.req.query("model")),
   };
-  // Prompt-cache breaks per group come from src/analytics (worked out from fingerprints at query time).
   const usage = await queryUsage(c.env.DB, groupBy, filter);
-  // The cache analysis does not see provider instances: grouped by instance, rows carry no break counts.
+  const answered = usage.range;
+  // Prompt-cache breaks per group come from src/analytics (worked out from fingerprints at query
+  // time, over the same range the usage answered). The cache analysis does not see provider
+  // instances: grouped by instance, rows carry no break counts.
   const { rows, totals } = groupBy.includes("instance")
     ? usage
-    : await withCacheBreaks(c.env.DB, c.env, groupBy as BreakDimension[], filter, usage);
+    : await withCacheBreaks(
+        c.env.DB,
+        c.env,
+        groupBy as BreakDimension[],
+        { ...filter, from: answered.from, to: answered.to },
+        usage,
+      );
   return c.json({
     group_by: groupBy,
-    from: iso(range.from),
-    to: range.to === NO_END ? null : iso(range.to),
+    // The range answered: whole hours (see planBuckets), which may be wider than the one asked.
+    from: iso(answered.from),
+    to: range.to === NO_END ? null : iso(answered.to),
     user: filter.user,
     model: filter.model,
     rows,
     totals,
+    // What D1 read for this answer (it bills per row read): stays O(days × users) with rollups.
+    rows_read: usage.rowsRead,
   });
 });

@@ -6,6 +6,7 @@ import type { Context } from "hono";
 import { observeCachePrefix } from "../analytics/observe";
 import type { AppEnv } from "../app-env";
 import { followBackgroundResponse } from "../background/follow";
+import { RequestLimits } from "../limits/admission";
 import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
 import { RECORD_HEADER } from "../redaction";
@@ -74,6 +75,8 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     interception.requestTextChars = requestTextChars(json);
     if (facts.prompt) interception.recordPrompt(facts.prompt);
     observeCachePrefix(c.executionCtx, c.env, interception, text);
+    // Per-user limits (src/limits): every upstream call reserves first; the interception's end reconciles.
+    const limits = await RequestLimits.open(c.env, c.executionCtx, interception);
 
     const headers = upstreamRequestHeaders(request.headers, credential);
     for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {
@@ -83,7 +86,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     // Central MCP tools: when some are injected, the inner loop (loop.ts) answers the request.
     const dialect = injectionDialect(adapter);
     if (dialect) {
-      const loop = { c, adapter, dialect, json, text, model, interception, headers };
+      const loop = { c, adapter, dialect, json, text, model, interception, headers, limits };
       const send = (body: string) => route.send(body, headers, interception);
       const looped = await runWithInjectedTools({ ...loop, url: route.url, send });
       if (looped) return looped;
@@ -93,6 +96,9 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const injectStarted = performance.now();
     const prepared = adapter.prepareBody?.(json, bytes) ?? null;
     interception.timings.inject = performance.now() - injectStarted;
+
+    const refused = await limits.admit(prepared?.bytes ?? bytes, json, adapter, prepared ? undefined : text);
+    if (refused) return refused;
 
     let upstream: Response;
     const upstreamStarted = performance.now();
@@ -120,6 +126,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     const responseHeaders = clientResponseHeaders(upstream.headers);
     responseHeaders.set("x-aibridge-interception-id", interception.id);
     responseHeaders.append("server-timing", serverTiming(interception.timings));
+    limits.annotate(responseHeaders);
 
     if (!upstream.ok) {
       const text = await upstream.text();

@@ -85,6 +85,16 @@ export interface InterceptionTotals {
   estimatedUsages: number;
 }
 
+/** What an interception recorded in total, for listeners of its end (limits reconcile with it). */
+export interface InterceptionSummary {
+  status: Exclude<InterceptionStatus, "started">;
+  /** Sum of the recorded token-usage costs (micro-dollars); unpriced records add nothing. */
+  costMicros: number;
+  /** True when some usage had no known price. */
+  unpriced: boolean;
+  totals: InterceptionTotals;
+}
+
 export class Interception {
   readonly info: InterceptionInfo;
   readonly totals: InterceptionTotals = {
@@ -105,6 +115,9 @@ export class Interception {
   private upstream: { instance: string | null; fallback: boolean } = { instance: null, fallback: false };
   private readonly route: string;
   private readonly method: string;
+  /** Mutated in place (never reassigned): the MCP loop records through a prototype view of this object. */
+  private readonly cost = { micros: 0, unpriced: false };
+  private readonly endListeners: ((summary: InterceptionSummary) => void)[] = [];
   private readonly guard: RecordingGuard;
 
   constructor(
@@ -148,6 +161,16 @@ export class Interception {
     return this.ended !== null;
   }
 
+  /** Cost recorded so far, in micro-dollars (what an MCP loop has already spent before its next call). */
+  get costMicros(): number {
+    return this.cost.micros;
+  }
+
+  /** Called once when the interception ends, with its summed usage and cost. */
+  onEnd(listener: (summary: InterceptionSummary) => void): void {
+    this.endListeners.push(listener);
+  }
+
   recordTokenUsage(usage: TokenUsageInput): void {
     const t = this.totals;
     t.inputTokens += usage.inputTokens;
@@ -157,13 +180,16 @@ export class Interception {
     for (const [type, count] of Object.entries(usage.extraTokenTypes ?? {})) {
       t.extra[type] = (t.extra[type] ?? 0) + count;
     }
+    const costMicros = recordedCostMicros(this.context.env, this.info.model, usage);
+    if (costMicros === null) this.cost.unpriced = true;
+    else this.cost.micros += costMicros;
     if (usage.estimateMethod) t.estimatedUsages += 1;
     this.buffer.push({
       kind: "token_usage",
       id: uuidv7(),
       interceptionId: this.id,
       createdAt: Date.now(),
-      costMicros: recordedCostMicros(this.context.env, this.info.model, usage),
+      costMicros,
       ...usage,
     });
   }
@@ -260,6 +286,19 @@ export class Interception {
       // The gateway's own time (ms), as in Server-Timing and the interception_end datapoint.
       overhead: { ...this.timings, total: this.overheadMs() },
     });
+    const summary = {
+      status: outcome.status,
+      costMicros: this.cost.micros,
+      unpriced: this.cost.unpriced,
+      totals: this.totals,
+    };
+    for (const listener of this.endListeners) {
+      try {
+        listener(summary);
+      } catch (error) {
+        log.error("interception_end_listener_failed", { interception: this.id, error: String(error) });
+      }
+    }
   }
 
   private overheadMs(): number {

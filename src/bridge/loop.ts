@@ -16,6 +16,7 @@
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
+import { LimitRefusal, type RequestLimits } from "../limits/admission";
 import { log } from "../log";
 import { getMcpConfig, type McpConfig } from "../mcp/config";
 import { isInjectedName } from "../mcp/naming";
@@ -88,6 +89,8 @@ export interface LoopRequest {
   interception: Interception;
   url: string;
   headers: Headers;
+  /** Per-user limits: each iteration reserves before its upstream call. */
+  limits?: RequestLimits;
   /** Sends one upstream request (src/bridge/upstream.ts: instance keys, fallback, breaker); default: fetch url. */
   send?: (body: string) => Promise<Response>;
 }
@@ -147,6 +150,7 @@ class Loop {
     }
     const headers = clientResponseHeaders(upstream.headers);
     headers.set("x-aibridge-interception-id", interception.id);
+    this.request.limits?.annotate(headers);
     if (!upstream.ok) {
       this.close();
       return this.relayError(upstream, headers);
@@ -157,16 +161,19 @@ class Loop {
     return this.blocking(upstream, headers);
   }
 
-  private fetch(body: string): Promise<Response> {
+  private async fetch(body: string): Promise<Response> {
     this.body = body;
     this.iteration += 1;
-    const { url, headers, c, send } = this.request;
+    const { url, headers, c, json, limits, send } = this.request;
+    await limits?.reserve(body, json);
     if (send) return send(body);
     return fetchUpstream(url, { method: "POST", headers, body }, c.get("config").upstreamIdleTimeoutMs);
   }
 
   private unreachable(error: unknown): Response {
     this.close();
+    if (error instanceof LimitRefusal && this.request.limits)
+      return this.request.limits.refusal(error, this.request.adapter);
     if (!(error instanceof UpstreamUnreachableError)) throw error;
     const { adapter, interception } = this.request;
     const timedOut = error instanceof UpstreamTimeoutError;
@@ -437,6 +444,7 @@ class Loop {
         try {
           upstream = await this.fetch(dialect.continueWith(this.body, turn, results));
         } catch (error) {
+          if (error instanceof LimitRefusal) return failed(error.reason, error.message);
           return failed("upstream_unreachable", error instanceof Error ? error.message : String(error));
         }
         if (!upstream.ok || !upstream.body) {

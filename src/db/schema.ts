@@ -3,7 +3,7 @@
  * milliseconds (integers: compact, index-friendly, `date(x / 1000, 'unixepoch')` for days).
  * migrations/ is generated from this file by `npm run db:generate` (drizzle-kit); never hand-edit it.
  */
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const users = sqliteTable("aibridge_users", {
   /** The initiator id: an email or any stable user id chosen by the admin. */
@@ -54,12 +54,14 @@ export const interceptions = sqliteTable(
     streaming: integer("streaming", { mode: "boolean" }).notNull(),
     startedAt: integer("started_at").notNull(),
     endedAt: integer("ended_at"),
-    /** started | completed | failed | client_disconnected */
+    /** started | completed | failed | client_disconnected | rejected (refused by a limit, never sent upstream) */
     status: text("status").notNull(),
     stopReason: text("stop_reason"),
     errorType: text("error_type"),
     errorMessage: text("error_message"),
     metadata: text("metadata", { mode: "json" }),
+    /** 1 once this interception's request is counted in aibridge_usage_rollups (src/recorder/rollups.ts). */
+    rolledUp: integer("rolled_up").notNull().default(0),
     /** What was recorded of the content: redacted | full | none (docs/redaction.md). */
     recordContent: text("record_content"),
     /** Who chose it: config | policy | header (the request's x-aibridge-record opt-down). */
@@ -100,6 +102,8 @@ export const tokenUsages = sqliteTable(
     estimated: integer("estimated", { mode: "boolean" }).notNull().default(false),
     estimateMethod: text("estimate_method"),
     createdAt: integer("created_at").notNull(),
+    /** 1 once this row's tokens and cost are added to aibridge_usage_rollups (src/recorder/rollups.ts). */
+    rolledUp: integer("rolled_up").notNull().default(0),
   },
   (t) => [
     index("token_usages_interception_idx").on(t.interceptionId),
@@ -137,6 +141,8 @@ export const toolUsages = sqliteTable(
     injected: integer("injected", { mode: "boolean" }).notNull(),
     invocationError: text("invocation_error"),
     createdAt: integer("created_at").notNull(),
+    /** R2 pointer when `input` lives in the CONTENT bucket (src/recorder/content.ts); `input` is then "". */
+    contentRef: text("content_ref"),
   },
   (t) => [
     index("tool_usages_interception_idx").on(t.interceptionId),
@@ -153,6 +159,8 @@ export const modelThoughts = sqliteTable(
     /** thinking (Anthropic) | reasoning_summary (OpenAI Responses) | … */
     source: text("source").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** R2 pointer when `content` lives in the CONTENT bucket (src/recorder/content.ts); `content` is then "". */
+    contentRef: text("content_ref"),
   },
   (t) => [
     index("model_thoughts_interception_idx").on(t.interceptionId),
@@ -193,11 +201,54 @@ export const recordParts = sqliteTable(
     seq: integer("seq").notNull(),
     content: text("content").notNull(),
     createdAt: integer("created_at").notNull(),
+    /** R2 pointer when `content` lives in the CONTENT bucket (src/recorder/content.ts); `content` is then "". */
+    contentRef: text("content_ref"),
   },
   (t) => [
     index("record_parts_record_idx").on(t.recordId, t.field, t.seq),
     index("record_parts_created_idx").on(t.createdAt),
   ],
+);
+
+/**
+ * Usage pre-aggregated per UTC day and per hour × user × provider × model × client, so usage
+ * questions read O(buckets × users) rows instead of O(requests). Maintained by the queue consumer
+ * in the same transaction as the raw rows (src/recorder/rollups.ts says how it stays exact under
+ * at-least-once, unordered delivery) and rebuildable from the raw rows. Buckets are dated by the
+ * interception's started_at, like the raw usage answers.
+ */
+export const usageRollups = sqliteTable(
+  "aibridge_usage_rollups",
+  {
+    /** day | hour */
+    span: text("span").notNull(),
+    /** Start of the UTC day or hour, epoch ms. */
+    bucket: integer("bucket").notNull(),
+    initiatorId: text("initiator_id").notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    client: text("client").notNull(),
+    /** Interceptions started in the bucket (failed ones included). */
+    requests: integer("requests").notNull().default(0),
+    /** Token-usage rows, and how many of them had a price. */
+    usages: integer("usages").notNull().default(0),
+    pricedUsages: integer("priced_usages").notNull().default(0),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+    cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    cacheWrite5mTokens: integer("cache_write_5m_tokens").notNull().default(0),
+    cacheWrite1hTokens: integer("cache_write_1h_tokens").notNull().default(0),
+    reasoningTokens: integer("reasoning_tokens").notNull().default(0),
+    /** Requests with at least one estimated usage row, and estimated usage rows (issue 13's flag). */
+    estimatedRequests: integer("estimated_requests").notNull().default(0),
+    estimatedUsages: integer("estimated_usages").notNull().default(0),
+    /** Sum of the priced usages' cost, micro-dollars. */
+    costMicros: integer("cost_micros").notNull().default(0),
+    /** Latest started_at counted in the bucket. */
+    lastSeen: integer("last_seen"),
+  },
+  (t) => [primaryKey({ columns: [t.span, t.bucket, t.initiatorId, t.provider, t.model, t.client] })],
 );
 
 /**
@@ -233,3 +284,14 @@ export const cacheFingerprints = sqliteTable(
     index("cache_fingerprints_started_idx").on(t.startedAt),
   ],
 );
+
+/**
+ * Per-user limits (budget, rate limits, model policy; see docs/limits.md). `user_id` "*" is the
+ * default for users without their own row. `policy` is the validated JSON as the admin sent it;
+ * `updated_at` is when it last changed.
+ */
+export const limits = sqliteTable("aibridge_limits", {
+  userId: text("user_id").primaryKey(),
+  policy: text("policy", { mode: "json" }).notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

@@ -53,7 +53,16 @@ const providerCors = cors({
     "anthropic-version",
     "anthropic-beta",
   ],
-  exposeHeaders: ["x-aibridge-interception-id", "server-timing", "request-id", "x-request-id"],
+  exposeHeaders: [
+    "x-aibridge-interception-id",
+    "server-timing",
+    "request-id",
+    "x-request-id",
+    // Per-user limits (docs/limits.md).
+    "retry-after",
+    "x-aibridge-budget-remaining-usd",
+    "x-aibridge-budget-reset",
+  ],
   maxAge: 600,
 });
 

@@ -6,12 +6,15 @@
  * double-counts.
  */
 import { log } from "../log";
+import type { ContentStore } from "./content";
 import type { RecordMessage } from "./records";
 import { writeRecords } from "./store";
 
 export interface ConsumerOptions {
   /** First retry delay; doubles per attempt (capped at 5 minutes). */
   retryBaseSeconds: number;
+  /** Where long texts go (R2), if configured. */
+  content?: ContentStore;
 }
 
 export async function consumeRecords(
@@ -24,6 +27,7 @@ export async function consumeRecords(
     await writeRecords(
       db,
       messages.map((m) => m.body),
+      options.content,
     );
     batch.ackAll();
     return;
@@ -33,7 +37,7 @@ export async function consumeRecords(
   await Promise.all(
     messages.map(async (message) => {
       try {
-        await writeRecords(db, [message.body]);
+        await writeRecords(db, [message.body], options.content);
         message.ack();
       } catch (error) {
         const delaySeconds = Math.min(300, options.retryBaseSeconds * 2 ** (message.attempts - 1));

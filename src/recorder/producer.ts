@@ -7,6 +7,7 @@
  */
 import { log } from "../log";
 import { writeMetric } from "../metrics/write";
+import { contentStore } from "./content";
 import type { RecordMessage } from "./records";
 import { writeRecords } from "./store";
 
@@ -18,6 +19,9 @@ export interface RecordSink {
   RECORDS: Queue<unknown>;
   DB: D1Database;
   METRICS?: AnalyticsEngineDataset;
+  /** Bulky text to R2 (src/recorder/content.ts) on the direct-to-D1 paths too. */
+  CONTENT?: R2Bucket;
+  CONTENT_OFFLOAD_BYTES?: string;
 }
 
 export interface SendOutcome {
@@ -72,7 +76,7 @@ export async function sendRecords(sink: RecordSink, input: readonly RecordMessag
   );
 
   if (oversized.length > 0) {
-    await writeRecords(sink.DB, oversized);
+    await writeRecords(sink.DB, oversized, contentStore(sink));
     outcome.directOversized = oversized.length;
     writeMetric(
       sink.METRICS,
@@ -84,7 +88,7 @@ export async function sendRecords(sink: RecordSink, input: readonly RecordMessag
     );
   }
   if (refused.length > 0) {
-    await writeRecords(sink.DB, refused);
+    await writeRecords(sink.DB, refused, contentStore(sink));
     outcome.directFallback = refused.length;
     log.warn("records_written_directly", { records: refused.length });
     writeMetric(

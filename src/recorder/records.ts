@@ -6,7 +6,8 @@
  */
 import type { CacheFingerprintRecord } from "../analytics/record";
 
-export type InterceptionStatus = "started" | "completed" | "failed" | "client_disconnected";
+/** rejected: refused by a per-user limit (src/limits) before anything reached the upstream. */
+export type InterceptionStatus = "started" | "completed" | "failed" | "client_disconnected" | "rejected";
 export type CredentialKind = "centralized" | "byok";
 
 /** Everything known when an interception opens. Repeated on the end record (see below). */
@@ -94,6 +95,8 @@ export interface ToolUsage {
   injected: boolean;
   invocationError: string | null;
   createdAt: number;
+  /** Set when `input` was moved to R2 (src/recorder/content.ts); `input` is then "". */
+  contentRef?: string | null;
 }
 
 export interface ModelThought {
@@ -103,6 +106,8 @@ export interface ModelThought {
   content: string;
   source: string;
   createdAt: number;
+  /** Set when `content` was moved to R2 (src/recorder/content.ts); `content` is then "". */
+  contentRef?: string | null;
 }
 
 export interface KeyUsed {
@@ -121,6 +126,8 @@ export interface RecordPart {
   seq: number;
   content: string;
   createdAt: number;
+  /** Set when `content` was moved to R2 (src/recorder/content.ts); `content` is then "". */
+  contentRef?: string | null;
 }
 
 export type RecordMessage =

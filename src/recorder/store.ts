@@ -3,20 +3,28 @@
  * (queue refused a batch, a record too big for a queue message). Every insert is idempotent:
  * replaying the same records leaves the same rows.
  */
-import { getTableColumns, sql } from "drizzle-orm";
+import { getTableColumns, sql, type Table } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { fingerprintStatements } from "../analytics/store";
 import * as schema from "../db/schema";
+import { type ContentStore, offloadTexts } from "./content";
 import type { InterceptionEnded, InterceptionInfo, InterceptionStarted, RecordMessage } from "./records";
+import { rollupStatements } from "./rollups";
 
 /** D1 binds at most 100 parameters per statement; multi-row inserts are cut to fit. */
 const MAX_PARAMS = 100;
 /** Every insert binds each column of the table, so rows per statement follow the column count. */
 const INTERCEPTION_COLUMNS = Object.keys(getTableColumns(schema.interceptions)).length;
 
-export async function writeRecords(d1: D1Database, records: readonly RecordMessage[]): Promise<void> {
-  const statements = buildStatements(d1, records);
+export async function writeRecords(
+  d1: D1Database,
+  records: readonly RecordMessage[],
+  content?: ContentStore,
+): Promise<void> {
+  // Long texts go to R2 first: the rows then carry a pointer to where they already are.
+  const rows = content ? await offloadTexts(content, records) : records;
+  const statements = buildStatements(d1, rows);
   if (statements.length === 0) return;
   const db = drizzle(d1, { schema });
   const [first, ...rest] = statements;
@@ -78,31 +86,31 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
       estimated: Boolean(row.estimateMethod),
       estimateMethod: row.estimateMethod ?? null,
     })),
-    14,
+    columnsOf(schema.tokenUsages),
   )) {
     statements.push(db.insert(schema.tokenUsages).values(rows).onConflictDoNothing());
   }
   for (const rows of chunk(
     byKind.prompt.map(({ kind: _, ...row }) => row),
-    6,
+    columnsOf(schema.userPrompts),
   )) {
     statements.push(db.insert(schema.userPrompts).values(rows).onConflictDoNothing());
   }
   for (const rows of chunk(
     byKind.tool_usage.map(({ kind: _, ...row }) => row),
-    11,
+    columnsOf(schema.toolUsages),
   )) {
     statements.push(db.insert(schema.toolUsages).values(rows).onConflictDoNothing());
   }
   for (const rows of chunk(
     byKind.model_thought.map(({ kind: _, ...row }) => row),
-    6,
+    columnsOf(schema.modelThoughts),
   )) {
     statements.push(db.insert(schema.modelThoughts).values(rows).onConflictDoNothing());
   }
   for (const rows of chunk(
     byKind.record_part.map(({ kind: _, ...row }) => row),
-    7,
+    columnsOf(schema.recordParts),
   )) {
     statements.push(db.insert(schema.recordParts).values(rows).onConflictDoNothing());
   }
@@ -117,6 +125,8 @@ function buildStatements(d1: D1Database, records: readonly RecordMessage[]): Bat
         ),
     );
   }
+  // Last, in the same transaction: fold the new raw rows into the usage rollups exactly once.
+  statements.push(...rollupStatements(db, records));
   return statements;
 }
 
@@ -184,6 +194,14 @@ function latestKeyUses(uses: { id: string; usedAt: number }[]): { id: string; us
   const latest = new Map<string, number>();
   for (const use of uses) latest.set(use.id, Math.max(latest.get(use.id) ?? 0, use.usedAt));
   return [...latest].map(([id, usedAt]) => ({ id, usedAt }));
+}
+
+/**
+ * Every column of a table, defaulted ones too: drizzle binds a parameter for each of them, so a
+ * hand-kept count goes stale (and overflows D1's limit) as soon as a column is added.
+ */
+function columnsOf(table: Table): number {
+  return Object.keys(getTableColumns(table)).length;
 }
 
 /** Splits rows so that rows × columns stays within D1's parameter limit. */

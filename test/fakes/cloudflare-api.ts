@@ -30,12 +30,15 @@ export interface UploadedScript {
     [field: string]: unknown;
   };
   modules: string[];
+  /** The Durable Object migration tag the script is at (from metadata.migrations.new_tag). */
+  migrationTag?: string;
 }
 
 export interface CloudflareState {
   queues: Map<string, { queue_id: string; queue_name: string; consumers: unknown[] }>;
   databases: Map<string, { uuid: string; name: string; queries: string[]; tables: Map<string, unknown[]> }>;
   kvNamespaces: Map<string, { id: string; title: string }>;
+  r2Buckets: Map<string, { name: string; creation_date: string; location: string }>;
   scripts: Map<string, UploadedScript>;
   secrets: Map<string, Set<string>>;
   assetHashes: Set<string>;
@@ -74,6 +77,7 @@ export async function startFakeCloudflare(
     queues: new Map(),
     databases: new Map(),
     kvNamespaces: new Map(),
+    r2Buckets: new Map(),
     scripts: new Map(),
     secrets: new Map(),
     assetHashes: new Set(),
@@ -93,6 +97,18 @@ export async function startFakeCloudflare(
     const found = state.scripts.get(name);
     if (!found) throw new ApiError(404, 10007, `This Worker does not exist on your account.`);
     return found;
+  };
+  /**
+   * Durable Object migrations ride the upload's metadata ({old_tag?, new_tag, steps | new_sqlite_classes…});
+   * like the real API, an old_tag that is not the script's current tag is refused.
+   */
+  const migrationTagAfter = (name: string, metadata: UploadedScript["metadata"]) => {
+    const current = state.scripts.get(name)?.migrationTag;
+    const migrations = metadata.migrations as { old_tag?: string; new_tag?: string } | undefined;
+    if (!migrations) return current;
+    if ((migrations.old_tag ?? undefined) !== current)
+      throw new ApiError(400, 10079, `migration old_tag ${migrations.old_tag} does not match ${current}`);
+    return migrations.new_tag ?? current;
   };
 
   /** A tiny SQL runner: enough for wrangler's d1_migrations bookkeeping; every statement is recorded. */
@@ -272,8 +288,31 @@ export async function startFakeCloudflare(
       return { result: namespace };
     }
 
+    // R2 buckets (the CONTENT binding: wrangler provisions it by name)
+    if (method === "GET" && route(`${acct}/r2/buckets`)) {
+      return { result: { buckets: [...state.r2Buckets.values()] } };
+    }
+    if (method === "GET" && route(`${acct}/r2/buckets/([^/]+)`)) {
+      const bucket = state.r2Buckets.get(decodeURIComponent(path.split("/").pop()!));
+      if (!bucket) throw new ApiError(404, 10006, "The specified bucket does not exist.");
+      return { result: bucket };
+    }
+    if (method === "POST" && route(`${acct}/r2/buckets`)) {
+      const { name } = json() as { name: string };
+      const bucket = { name, creation_date: new Date().toISOString(), location: "WNAM" };
+      state.r2Buckets.set(name, bucket);
+      created.push(`r2:${name}`);
+      return { result: bucket };
+    }
+
     // Workers: subdomain, scripts, settings, secrets, schedules, assets
     if (method === "GET" && route(`${acct}/workers/subdomain`)) return { result: { subdomain } };
+    // wrangler reads the script list for the Durable Object migration tag it must continue from.
+    if (method === "GET" && route(`${acct}/workers/scripts`)) {
+      return {
+        result: [...state.scripts].map(([id, s]) => ({ id, migration_tag: s.migrationTag ?? null })),
+      };
+    }
     if (route(`${acct}/workers/scripts/([^/]+)/subdomain`)) {
       if (method === "GET") return { result: { enabled: true, previews_enabled: false } };
       return { result: { enabled: true, previews_enabled: false } };
@@ -306,7 +345,8 @@ export async function startFakeCloudflare(
       const name = p(1);
       // Secrets are kept across uploads: wrangler sends them as "inherit" bindings or leaves them out.
       if (!state.scripts.has(name)) created.push(`script:${name}`);
-      state.scripts.set(name, { metadata, modules: keys.filter((k) => k !== "metadata") });
+      const migrationTag = migrationTagAfter(name, metadata);
+      state.scripts.set(name, { metadata, modules: keys.filter((k) => k !== "metadata"), migrationTag });
       return {
         result: {
           id: name,
@@ -329,7 +369,8 @@ export async function startFakeCloudflare(
         if (!inherited) throw new ApiError(400, 10056, `inherit binding '${binding.name}' is invalid`);
         return inherited;
       });
-      state.scripts.set(p(1), { metadata, modules: keys.filter((k) => k !== "metadata") });
+      const migrationTag = migrationTagAfter(p(1), metadata);
+      state.scripts.set(p(1), { metadata, modules: keys.filter((k) => k !== "metadata"), migrationTag });
       return {
         result: {
           id: randomUUID(),

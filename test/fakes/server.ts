@@ -56,7 +56,10 @@ export async function startFakeServer(handler: FakeHandler, port = 0): Promise<F
       response.end(`fake server error: ${error instanceof Error ? error.message : String(error)}`);
     }
   });
-  server.keepAliveTimeout = 1000;
+  // Like a real provider, keep idle connections open well past any test: a short keep-alive races
+  // workerd reusing a pooled connection the fake is closing ("Network connection lost" → 502), which
+  // under load failed the 200-stream load test and the first request after a long stream.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const address = server.address() as AddressInfo;
   return {

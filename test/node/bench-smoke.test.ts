@@ -37,6 +37,12 @@ interface Report {
   rows: Row[];
   cpu: Record<"chat" | "turn", { perRequest: Record<string, { workerdMs: number; wranglerMs: number }> }>;
   inProcess: Record<"chat" | "turn", Record<"native" | "jsrelay" | "norec" | "gateway", number>>;
+  /** Blocking latency of a user with a policy (Durable Object admission) vs one without. */
+  admission: {
+    without: { p50: number; p99: number };
+    withPolicy: { p50: number; p99: number };
+    addedP50: number;
+  };
   micro: {
     sse: Record<
       | "extract16k"
@@ -135,6 +141,13 @@ test("bench smoke run produces every row with sane numbers", { timeout: 240_000 
     // A workerd process tree is tens to hundreds of MB, never tens of GB.
     expect(r.values.gateway as number).toBeLessThan(8192);
   }
+
+  for (const side of [report.admission.without, report.admission.withPolicy]) {
+    positive(side.p50);
+    expect(side.p99).toBeGreaterThanOrEqual(side.p50);
+  }
+  expect(Number.isFinite(report.admission.addedP50)).toBe(true);
+  expect(stdout).toContain("admission round trip (difference of the medians)");
 
   const { sse, injection } = report.micro;
   for (const key of [

@@ -86,6 +86,7 @@ describe("npm run deploy", () => {
           ...QUEUES.map((queue) => `queue:${queue}`),
           "d1:aibridge",
           "kv:aibridge-worker-kv",
+          "r2:aibridge-content",
           "assets:3",
           "script:aibridge-worker",
         ].sort(),
@@ -105,10 +106,17 @@ describe("npm run deploy", () => {
       const binding = (name: string) => metadata.bindings.find((b) => b.name === name);
       expect(binding("DB")).toMatchObject({ type: "d1", id: db.uuid });
       expect(binding("KV")).toMatchObject({ type: "kv_namespace", namespace_id: kv.id });
+      expect(binding("CONTENT")).toMatchObject({ type: "r2_bucket", bucket_name: "aibridge-content" });
       expect(binding("RECORDS")).toMatchObject({ type: "queue", queue_name: "aibridge-records" });
       expect(binding("METRICS")).toMatchObject({ type: "analytics_engine", dataset: "aibridge_metrics" });
       expect(binding("ASSETS")).toMatchObject({ type: "assets" });
       expect(binding("BYOK")).toMatchObject({ type: "plain_text", text: "true" });
+      // The per-user limits Durable Object, with its SQLite migration applied on this first upload.
+      expect(binding("LIMITER")).toMatchObject({
+        type: "durable_object_namespace",
+        class_name: "UserLimiter",
+      });
+      expect(cf.state.scripts.get("aibridge-worker")?.migrationTag).toBe("v1-limits");
       expect(metadata.assets?.jwt).toBe("completion-jwt");
       expect(cf.state.schedules.get("aibridge-worker")).toEqual(["17 3 * * *"]);
 

@@ -11,7 +11,7 @@
  *   s5 bob   my-local-llama: no price → null, counted as unpriced
  *   s6 carol opus-4-1    100×15 + 100×75 + 1000×1.50                                  = 10500
  *   s7 carol sonnet-4-5, 10 days ago: 1000×3 + 1000×15                                = 18000 (outside 7d)
- *   s8 carol sonnet-4-5, 90 days ago (older than RETENTION_DAYS=60)                    = 18000
+ *   s8 carol sonnet-4-5, 90 days ago (content older than CONTENT_RETENTION_DAYS=30)      = 18000
  */
 import { priceUsage } from "../../src/pricing/cost";
 import type { RecordMessage } from "../../src/recorder/records";

@@ -155,6 +155,10 @@ describe("GET /admin/v1/interceptions", () => {
   it("filters by user and rejects a forged cursor", async () => {
     const bob = await json<Page>("/interceptions?from=7d&user=bob@example.com");
     expect(bob.interceptions.map((i) => i.id)).toEqual(["seed-s5", "seed-s4"]);
+    // status=, e.g. rejected: the requests a limit refused (every seeded one completed).
+    const completed = await json<Page>("/interceptions?from=7d&user=bob@example.com&status=completed");
+    expect(completed.interceptions.map((i) => i.id)).toEqual(["seed-s5", "seed-s4"]);
+    expect((await json<Page>("/interceptions?from=7d&status=rejected")).interceptions).toEqual([]);
     const bad = await admin("/interceptions?cursor=not-a-cursor");
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain("cursor");

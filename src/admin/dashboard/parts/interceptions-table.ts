@@ -7,6 +7,20 @@ import { el, emptyRow, numCell, table } from "../dom";
 import { fmtInt, fmtTime, fmtUsd } from "../format";
 import { currentRoute, linkTo, navigate } from "../route";
 
+/** The status, with a limit's reason when refused and the number of secrets redacted, if any. */
+function statusCell(it: InterceptionSummary): HTMLTableCellElement {
+  const cell = el("td", { "data-col": "status" }, it.status);
+  if (it.status === "rejected" && it.error?.type) cell.textContent = `rejected: ${it.error.type}`;
+  const redacted = redactionCount(it.recording?.redactions);
+  cell.setAttribute("data-redactions", String(redacted));
+  if (redacted > 0) cell.appendChild(el("small", { class: "redacted" }, `${fmtInt(redacted)} redacted`));
+  return cell;
+}
+
+export function redactionCount(byKind: Record<string, number> | null | undefined): number {
+  return Object.values(byKind ?? {}).reduce((sum, n) => sum + n, 0);
+}
+
 function row(it: InterceptionSummary): HTMLTableRowElement {
   const tr = el("tr", { "data-id": it.id, class: "clickable" });
   if (currentRoute().interception === it.id) tr.setAttribute("aria-selected", "true");
@@ -18,7 +32,13 @@ function row(it: InterceptionSummary): HTMLTableRowElement {
   );
   tr.appendChild(el("td", { "data-col": "model" }, it.model));
   tr.appendChild(el("td", {}, it.client));
-  tr.appendChild(el("td", {}, it.status));
+  // The session view: the conversation turn by turn, with its prompt cache.
+  const session = tr.appendChild(el("td", { "data-col": "session" }));
+  if (it.session_id) {
+    const href = linkTo({ view: "session", session: it.session_id, interception: it.id });
+    session.appendChild(el("a", { href, "data-route": "", title: it.session_id }, it.session_id));
+  }
+  tr.appendChild(statusCell(it));
   const t = it.tokens;
   const tokens = `${fmtInt(t.input)} / ${fmtInt(t.output)} / ${fmtInt(t.cache_read + t.cache_write)}`;
   tr.appendChild(el("td", { class: "num" }, tokens));
@@ -45,6 +65,7 @@ export function interceptionsTable(
     "User",
     "Model",
     "Client",
+    "Session",
     "Status",
     "Tokens in / out / cache",
     "Cost",
@@ -54,7 +75,7 @@ export function interceptionsTable(
   const box = el("div");
   box.appendChild(node);
   for (const it of first.interceptions) body.appendChild(row(it));
-  if (first.interceptions.length === 0) emptyRow(body, 9, "No interceptions in this range.");
+  if (first.interceptions.length === 0) emptyRow(body, 10, "No interceptions in this range.");
   if (more) {
     const button = box.appendChild(el("button", { id: "more", type: "button" }, "Load more"));
     let cursor = first.next_cursor;

@@ -2,6 +2,7 @@
 import type { UsageRow } from "../api";
 import { el, emptyRow, numCell, table } from "../dom";
 import { fmtInt, fmtPct, fmtTime, fmtUsd } from "../format";
+import { linkTo } from "../route";
 
 /**
  * One row per `key` value, most expensive first. `linkOf` turns a key into a link (e.g. the user's
@@ -24,6 +25,7 @@ export function usageTable(
     "Reasoning",
     "Cost",
     "Cache hit",
+    "Cache breaks",
     "Last seen",
   ]);
   const sorted = [...rows].sort((a, b) => (b.cost_micros ?? 0) - (a.cost_micros ?? 0));
@@ -42,8 +44,26 @@ export function usageTable(
     const unpriced = r.unpriced_usages ? ` (+${r.unpriced_usages} unpriced)` : "";
     tr.appendChild(numCell(r.cost_micros, fmtUsd(r.cost_micros) + unpriced, "cost"));
     tr.appendChild(numCell(r.cache_hit_ratio, fmtPct(r.cache_hit_ratio), "cache_hit"));
+    tr.appendChild(breaksCell(r, key, value));
     tr.appendChild(el("td", { "data-col": "last_seen" }, fmtTime(r.last_seen)));
   }
-  if (rows.length === 0) emptyRow(body, 10, "No usage in this range.");
+  if (rows.length === 0) emptyRow(body, 11, "No usage in this range.");
   return node;
+}
+
+/** Prompt-cache breaks and their cost; a link to the cache-breaks view for this user or model. */
+function breaksCell(r: UsageRow, key: "user" | "model", value: string): HTMLTableCellElement {
+  const breaks = r.cache_breaks ?? 0;
+  const costMicros = Math.round((r.cache_break_cost_usd ?? 0) * 1e6);
+  const cell = numCell(breaks, "", "cache_breaks");
+  cell.setAttribute("data-cost", String(costMicros));
+  if (breaks === 0) {
+    cell.textContent = "0";
+    return cell;
+  }
+  const text = `${fmtInt(breaks)} · ${fmtUsd(costMicros)}`;
+  cell.appendChild(
+    el("a", { href: linkTo({ view: "cache", [key]: value, interception: "" }), "data-route": "" }, text),
+  );
+  return cell;
 }

@@ -5,6 +5,7 @@
 import { api, type InterceptionDetail } from "../api";
 import { el, numCell, table } from "../dom";
 import { fmtInt, fmtTime, fmtUsd } from "../format";
+import { redactionCount } from "../parts/interceptions-table";
 import { linkTo, navigate } from "../route";
 import type { Panel } from "./view";
 
@@ -44,6 +45,19 @@ export const interceptionPanel: Panel = {
       ["Duration", d.duration_ms === null ? "–" : `${d.duration_ms} ms`],
       ["Cost", fmtUsd(d.cost_micros)],
     ];
+    if (d.error) rows.push(["Error", `${d.error.type}${d.error.message ? `: ${d.error.message}` : ""}`]);
+    if (d.recording) {
+      const r = d.recording;
+      rows.push(["Recorded", `${r.content ?? "–"}${r.source ? ` (set by ${r.source})` : ""}`]);
+      const kinds = Object.entries(r.redactions ?? {}).sort(
+        (a, b) => b[1] - a[1] || a[0].localeCompare(b[0]),
+      );
+      const text = kinds.length > 0 ? kinds.map(([kind, n]) => `${kind} × ${n}`).join(", ") : "none";
+      rows.push([
+        "Secrets redacted",
+        el("span", { id: "detail-redactions", "data-value": redactionCount(r.redactions) }, text),
+      ]);
+    }
     for (const [label, value] of rows) {
       meta.appendChild(el("dt", {}, label));
       meta.appendChild(el("dd")).append(value);
