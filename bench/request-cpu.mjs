@@ -38,7 +38,22 @@ async function loadGateway() {
     conditions: ["workerd", "worker", "browser", "import"],
     target: "es2022",
     outfile,
-    external: ["cloudflare:*", "node:*"],
+    external: ["node:*"],
+    // Workers-only modules (the limiter's DurableObject base class): stand-ins, never called here.
+    plugins: [
+      {
+        name: "cloudflare-stubs",
+        setup(b) {
+          b.onResolve({ filter: /^cloudflare:/ }, (args) => ({ path: args.path, namespace: "cf-stub" }));
+          b.onLoad({ filter: /.*/, namespace: "cf-stub" }, () => ({
+            contents:
+              "export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }\n" +
+              "export class WorkerEntrypoint {}\nexport const env = {};",
+            loader: "js",
+          }));
+        },
+      },
+    ],
     logLevel: "error",
   });
   return (await import(`${outfile}?t=${Date.now()}`)).default;
