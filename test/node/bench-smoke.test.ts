@@ -62,12 +62,12 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test("bench smoke run produces every row with sane numbers", { timeout: 240_000 }, async () => {
+test("bench smoke run produces every row with sane numbers", { timeout: 420_000 }, async () => {
   dir = await mkdtemp(join(tmpdir(), "bench-smoke-"));
   const out = join(dir, "smoke.json");
   const { stdout } = await run(process.execPath, ["bench/run.mjs", "--smoke", "--json", out], {
     cwd: ROOT,
-    timeout: 230_000,
+    timeout: 410_000,
     maxBuffer: 16 * 1024 * 1024,
   });
   expect(stdout).toContain("gateway ÷ pass-through Worker (native; JS relay):");
