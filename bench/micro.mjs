@@ -23,7 +23,7 @@ const ROOT = resolve(import.meta.dirname, "..");
 const OUT = join(ROOT, "bench/out");
 
 /** Bundles the pieces of src/ under test into bench/out/micro-lib.mjs and imports it. */
-async function loadSource() {
+export async function loadSource() {
   await mkdir(OUT, { recursive: true });
   const outfile = join(OUT, "micro-lib.mjs");
   await build({
@@ -57,7 +57,7 @@ const sse = (name, data) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
  * One realistic Anthropic stream: thinking (with signature), a long text answer, a tool_use whose
  * input arrives as input_json_delta pieces, pings, final usage. `scale` multiplies the delta counts.
  */
-function anthropicStream(scale, { textOnly = false } = {}) {
+export function anthropicStream(scale, { textOnly = false } = {}) {
   const parts = [
     sse("message_start", {
       type: "message_start",
@@ -164,7 +164,7 @@ function anthropicStream(scale, { textOnly = false } = {}) {
   return parts;
 }
 
-function chunked(bytes, size) {
+export function chunked(bytes, size) {
   const chunks = [];
   for (let offset = 0; offset < bytes.length; offset += size)
     chunks.push(bytes.subarray(offset, offset + size));
@@ -177,7 +177,7 @@ function chunked(bytes, size) {
  * machine is shared (other test suites run on it), and CPU time is far less disturbed by that than
  * wall-clock time. It includes GC helper threads, so it errs on the slow side.
  */
-async function measure(op, { ms, warmupMs }) {
+export async function measure(op, { ms, warmupMs }) {
   const warmEnd = performance.now() + warmupMs;
   while (performance.now() < warmEnd) await op();
   const wall = [];

@@ -1,19 +1,20 @@
 /**
- * `npm run bench`: what the gateway adds, measured against a direct call and against a minimal
- * pass-through Worker in the same runtime (the runtime's own floor).
+ * `npm run bench`: what the gateway adds, measured against a direct call and against minimal
+ * pass-through Workers in the same runtime (the runtime's own floors).
  *
  * One run starts a fake Anthropic upstream (bench/lib/upstream.mjs, its own process), the
- * pass-through Worker (bench/passthrough-worker) and the gateway under `wrangler dev` (local state
- * in a temp dir, a real gateway key), then measures the three paths to the same upstream
- * interleaved: every iteration visits all three, in a rotating order, after a warm-up. All traffic
- * stays on 127.0.0.1 and every phase is bounded in requests and time.
+ * pass-through Worker (bench/passthrough-worker: native, or relaying through a JavaScript stream
+ * with `x-bench-relay: js`), the gateway, and the gateway with recording off (bench/variants)
+ * under `wrangler dev` (local state in a temp dir, a real gateway key), then measures the paths to
+ * the same upstream interleaved: every iteration visits all of them, in a rotating order, after a
+ * warm-up. CPU per request is read from /proc (the workerd processes under each `wrangler dev`).
+ * All traffic stays on 127.0.0.1 and every phase is bounded in requests and time.
  *
  *   node bench/run.mjs                 full run, prints the table, writes bench/RESULTS.md
- *   node bench/run.mjs --smoke         a handful of iterations and tiny streams (< 60 s), no RESULTS.md
+ *   node bench/run.mjs --smoke         a handful of iterations and tiny streams, no RESULTS.md
  *   --json <file>                      also write the figures as JSON
  *   --no-write                         do not touch bench/RESULTS.md
- *   --attribution                      also measure the gateway with recording off, and the pass-through
- *                                      Worker relaying through a JavaScript stream (5 paths)
+ *   --cpu-only                         only the CPU-per-request phase (prints it; no RESULTS.md)
  *
  * The admission round trip (per-user limits, docs/limits.md) is measured on the same gateway in the
  * same run: blocking requests from a user with a policy (budget, RPM and TPM all checked by the
@@ -26,9 +27,12 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { claudeCodeBody } from "./fixtures/claude-code-body.mjs";
 import { createAgent, expectOk, percentile, post, slowReader, throughput } from "./lib/client.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
 import {
+  cpuMs,
+  devProcesses,
   OFFLINE_ENV,
   PROJECT_ROOT,
   rssBytes,
@@ -37,6 +41,7 @@ import {
   wranglerRun,
 } from "./lib/wrangler.mjs";
 import { runMicro } from "./micro.mjs";
+import { runRequestCpu } from "./request-cpu.mjs";
 
 const argv = process.argv.slice(2);
 // `npm run bench -- --scale`: the D1 scale measurements (bench/scale.mjs, docs/scale.md) instead.
@@ -46,9 +51,8 @@ if (argv.includes("--scale")) {
 }
 const SMOKE = argv.includes("--smoke");
 const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : null;
-const WRITE_RESULTS = !SMOKE && !argv.includes("--no-write");
-/** Adds the gateway with recording off (bench/variants) and a JS-stream pass-through, to see where time goes. */
-const ATTRIBUTION = argv.includes("--attribution");
+const CPU_ONLY = argv.includes("--cpu-only");
+const WRITE_RESULTS = !SMOKE && !CPU_ONLY && !argv.includes("--no-write");
 
 const CONFIG = SMOKE
   ? {
@@ -61,17 +65,29 @@ const CONFIG = SMOKE
       maxRequests: 400,
       bigBytes: 4 * 1024 * 1024,
       slowReadBytesPerSecond: 16 * 1024 * 1024,
+      cpuBlocks: 2,
+      cpuChatPerBlock: 3,
+      cpuTurnPerBlock: 1,
+      cpuTurnEvents: 100,
+      cpuSettleMs: 1200,
     }
   : {
       warmup: 30,
-      iterations: 200,
-      longEvents: 4000,
-      longIterations: 5,
+      iterations: 150,
+      longEvents: 2000,
+      longIterations: 3,
       throughputMs: 2000,
-      throughputRounds: 3,
+      throughputRounds: 2,
       maxRequests: 20_000,
       bigBytes: 100 * 1024 * 1024,
       slowReadBytesPerSecond: 20 * 1024 * 1024,
+      cpuBlocks: 6,
+      cpuChatPerBlock: 20,
+      cpuTurnPerBlock: 2,
+      cpuTurnEvents: 1000,
+      // After each block, time for deferred work to land (the records queue batches for up to 1 s,
+      // then its consumer writes D1 in the same workerd); the idle rate is subtracted.
+      cpuSettleMs: 1300,
     };
 
 const log = (...args) => console.error(`[bench ${(performance.now() / 1000).toFixed(1)}s]`, ...args);
@@ -141,6 +157,8 @@ const BLOCKING_BODY = JSON.stringify({
   metadata: { user_id: "user_bench_session_00000000-0000-4000-8000-000000000000" },
 });
 const STREAM_BODY = JSON.stringify({ ...JSON.parse(BLOCKING_BODY), stream: true });
+/** The request of an agentic coding turn (system prompt, tools, a conversation), as Claude Code sends it. */
+const TURN_BODY = claudeCodeBody(86 * 1024);
 
 function pathsFor(upstream, passthrough, gateway, gatewayKey, norec) {
   const common = {
@@ -149,39 +167,42 @@ function pathsFor(upstream, passthrough, gateway, gatewayKey, norec) {
     "user-agent": "claude-cli/2.0.0 (external, cli)",
   };
   const agentPerPath = () => createAgent(64);
+  const provider = { ...common, "x-api-key": PROVIDER_KEY };
+  const gatewayHeaders = { ...common, "x-api-key": gatewayKey };
   return [
-    { name: "direct", url: `${upstream.url}/v1/messages`, headers: { ...common, "x-api-key": PROVIDER_KEY } },
+    { name: "direct", url: `${upstream.url}/v1/messages`, headers: provider },
     {
       name: "passthrough",
       url: `${passthrough.url}/anthropic/v1/messages`,
-      headers: { ...common, "x-api-key": PROVIDER_KEY },
+      headers: provider,
       dev: passthrough,
     },
     {
-      name: "gateway",
-      url: `${gateway.url}/anthropic/v1/messages`,
-      headers: { ...common, "x-api-key": gatewayKey },
-      dev: gateway,
+      // The pass-through Worker relaying through a pull-based JavaScript stream (the shape of
+      // src/bridge/relay.ts, no parsing): the floor for any relay that must see the bytes.
+      name: "jsrelay",
+      url: `${passthrough.url}/anthropic/v1/messages`,
+      headers: { ...provider, "x-bench-relay": "js" },
+      dev: passthrough,
     },
-    ...(norec
-      ? [
-          {
-            name: "norec",
-            url: `${norec.url}/anthropic/v1/messages`,
-            headers: { ...common, "x-api-key": gatewayKey },
-            dev: norec,
-          },
-          {
-            // The pass-through Worker relaying through a pull-based JavaScript stream (the shape of
-            // src/bridge/relay.ts, no parsing): the cost of relaying in JavaScript at all.
-            name: "jsrelay",
-            url: `${passthrough.url}/anthropic/v1/messages`,
-            headers: { ...common, "x-api-key": PROVIDER_KEY, "x-bench-relay": "js" },
-            dev: passthrough,
-          },
-        ]
-      : []),
+    {
+      name: "norec",
+      url: `${norec.url}/anthropic/v1/messages`,
+      headers: { ...gatewayHeaders, "x-bench-recording": "off" },
+      dev: norec,
+    },
+    { name: "gateway", url: `${gateway.url}/anthropic/v1/messages`, headers: gatewayHeaders, dev: gateway },
   ].map((path) => ({ ...path, agent: agentPerPath() }));
+}
+
+/** Attribution paths for the CPU phase: the gateway with only part of its recording on. */
+function partialRecordingPaths(norecPath) {
+  return ["log", "queue", "metrics"].map((mode) => ({
+    ...norecPath,
+    name: `norec_${mode}`,
+    headers: { ...norecPath.headers, "x-bench-recording": mode },
+    agent: createAgent(64),
+  }));
 }
 
 /** Every iteration visits all paths; the order rotates so no path is always first or last. */
@@ -322,7 +343,8 @@ async function throughputPhase(paths) {
 async function memoryPhase(paths, upstream) {
   const out = {};
   for (const path of paths) {
-    if (!path.dev) {
+    // The recording-off variant adds nothing to the no-buffering question: the relay is the same.
+    if (!path.dev || path.name === "norec") {
       out[path.name] = null;
       continue;
     }
@@ -379,6 +401,101 @@ async function memoryPhase(paths, upstream) {
   return out;
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * CPU per request, read from outside: the CPU time (/proc, user + system) of the workerd processes
+ * under each path's `wrangler dev`, over blocks of sequential requests, interleaved in a rotating
+ * order. Each block waits `cpuSettleMs` afterwards so that deferred work (waitUntil, the records
+ * queue's consumer writing D1) is counted with the requests that caused it; the dev server's idle
+ * CPU rate, measured beforehand, is subtracted. wrangler's own Node process is counted apart (it
+ * receives the Worker's log lines; on Cloudflare that is not the Worker's CPU).
+ */
+async function cpuPhase(paths, attribution) {
+  const served = paths.filter((p) => p.dev);
+  const scenarios = [
+    {
+      key: "chat",
+      label: "small streamed chat (20 text deltas)",
+      body: STREAM_BODY,
+      headers: { "x-bench-events": "20" },
+      perBlock: CONFIG.cpuChatPerBlock,
+      paths: [...served, ...attribution],
+    },
+    {
+      key: "turn",
+      label: `Claude Code turn (${(TURN_BODY.length / 1024).toFixed(0)} KB request, ${CONFIG.cpuTurnEvents} SSE events)`,
+      body: TURN_BODY,
+      headers: { "x-bench-shape": "claude-code", "x-bench-events": String(CONFIG.cpuTurnEvents) },
+      perBlock: CONFIG.cpuTurnPerBlock,
+      paths: served,
+    },
+  ];
+  const processes = new Map();
+  for (const path of [...served, ...attribution]) {
+    if (!processes.has(path.dev)) processes.set(path.dev, devProcesses(path.dev.pid));
+  }
+  const read = (dev) => {
+    const pr = processes.get(dev);
+    return { workerd: cpuMs(pr.workerd), wrangler: cpuMs(pr.wrangler), at: performance.now() };
+  };
+  const out = {};
+  for (const scenario of scenarios) {
+    // wrangler dev now and then answers 503 "Your worker restarted mid-request" on a loaded machine:
+    // such a request is sent again (its CPU stays in the block; the count says one more request).
+    let extra = 0;
+    const send1 = (path) =>
+      send(path, scenario.body, scenario.headers).catch((error) => {
+        if (!/restarted mid-request/.test(String(error?.message))) throw error;
+        extra++;
+        return send(path, scenario.body, scenario.headers);
+      });
+    for (const path of scenario.paths) for (let i = 0; i < 2; i++) await send1(path);
+    await sleep(CONFIG.cpuSettleMs);
+    // Idle rates (ms of CPU per ms of wall time) of each dev server, all measured at once.
+    const before = new Map([...processes.keys()].map((dev) => [dev, read(dev)]));
+    await sleep(SMOKE ? 500 : 3000);
+    const idle = new Map(
+      [...processes.keys()].map((dev) => {
+        const a = before.get(dev);
+        const b = read(dev);
+        const wall = b.at - a.at;
+        return [dev, { workerd: (b.workerd - a.workerd) / wall, wrangler: (b.wrangler - a.wrangler) / wall }];
+      }),
+    );
+    const totals = Object.fromEntries(
+      scenario.paths.map((p) => [p.name, { workerd: 0, wrangler: 0, requests: 0 }]),
+    );
+    for (let block = 0; block < CONFIG.cpuBlocks; block++) {
+      for (const path of rotated(scenario.paths, block)) {
+        const a = read(path.dev);
+        extra = 0;
+        for (let i = 0; i < scenario.perBlock; i++) await send1(path);
+        await sleep(CONFIG.cpuSettleMs);
+        const b = read(path.dev);
+        const wall = b.at - a.at;
+        const rate = idle.get(path.dev);
+        totals[path.name].workerd += b.workerd - a.workerd - rate.workerd * wall;
+        totals[path.name].wrangler += b.wrangler - a.wrangler - rate.wrangler * wall;
+        totals[path.name].requests += scenario.perBlock + extra;
+      }
+    }
+    out[scenario.key] = {
+      label: scenario.label,
+      requestsPerPath: CONFIG.cpuBlocks * scenario.perBlock,
+      idle: Object.fromEntries([...idle].map(([dev, rate]) => [dev.name, rate])),
+      perRequest: Object.fromEntries(
+        Object.entries(totals).map(([name, t]) => [
+          name,
+          { workerdMs: t.workerd / t.requests, wranglerMs: t.wrangler / t.requests },
+        ]),
+      ),
+    };
+    log(`cpu ${scenario.key}: ${JSON.stringify(out[scenario.key].perRequest)}`);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report
 
@@ -386,22 +503,34 @@ const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
 const ms = (value) => (Number.isFinite(value) ? value.toFixed(2) : "—");
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : Number.NaN);
 
-function summarize(latency, tput, memory) {
+/** Paths as the report's columns, in order. */
+const COLUMNS = [
+  ["direct", "direct"],
+  ["passthrough", "native pass-through"],
+  ["jsrelay", "JS-relay pass-through"],
+  ["norec", "gateway, recording off"],
+  ["gateway", "gateway"],
+];
+
+function summarize(latency, tput, memory, cpu) {
   const rows = [];
   const stat = (kind, p) =>
     Object.fromEntries(Object.entries(latency.samples).map(([n, s]) => [n, percentile(s[kind], p)]));
-  const add = (metric, unit, values, lowerIsBetter, target) =>
+  /** `target`: the most the gateway may take, as a multiple of the path named by `against`. */
+  const add = (metric, unit, values, lowerIsBetter, target, against = "passthrough") =>
     rows.push({
       metric,
       unit,
       values,
       ratio: ratio(values.gateway, values.passthrough),
+      ratioJs: ratio(values.gateway, values.jsrelay),
       lowerIsBetter,
       target,
+      against,
     });
-  add("Blocking latency p50", "ms", stat("blocking", 50), true, 1.1);
+  add("Blocking latency p50", "ms", stat("blocking", 50), true, 1.1, "passthrough");
   add("Blocking latency p99", "ms", stat("blocking", 99), true);
-  add("Streaming TTFB p50", "ms", stat("ttfb", 50), true, 1.1);
+  add("Streaming TTFB p50", "ms", stat("ttfb", 50), true, 1.05, "jsrelay");
   add("Streaming TTFB p99", "ms", stat("ttfb", 99), true);
   add(
     `Long stream full time p50 (${CONFIG.longEvents} events, ${(latency.longBytes / 1e6).toFixed(2)} MB)`,
@@ -417,10 +546,40 @@ function summarize(latency, tput, memory) {
       false,
     );
   }
+  const cpuRow = (key, field) =>
+    Object.fromEntries(COLUMNS.map(([n]) => [n, cpu[key].perRequest[n]?.[field] ?? null]));
+  add(
+    `CPU per request, workerd: ${cpu.chat.label}`,
+    "ms",
+    cpuRow("chat", "workerdMs"),
+    true,
+    1.15,
+    "jsrelay",
+  );
+  add(
+    `CPU per request, workerd: ${cpu.turn.label}`,
+    "ms",
+    cpuRow("turn", "workerdMs"),
+    true,
+    1.05,
+    "jsrelay",
+  );
+  add(
+    `CPU per request, wrangler's Node process (log lines): ${cpu.chat.label}`,
+    "ms",
+    cpuRow("chat", "wranglerMs"),
+    true,
+  );
+  add(
+    `CPU per request, wrangler's Node process (log lines): ${cpu.turn.label}`,
+    "ms",
+    cpuRow("turn", "wranglerMs"),
+    true,
+  );
   const mem = (field) =>
     Object.fromEntries(
       Object.entries(memory).map(([n, m]) => {
-        if (!m) return [n, Number.NaN];
+        if (!m) return [n, null];
         return [n, field === "rate" ? m.bytes / 1024 / 1024 / m.seconds : m[field] / 1024 / 1024];
       }),
     );
@@ -442,6 +601,21 @@ function summarize(latency, tput, memory) {
   return rows;
 }
 
+/** What recording's parts cost, from the attribution paths of the CPU phase (small chat). */
+function formatAttribution(cpu) {
+  const p = cpu.chat.perRequest;
+  const f = (name, field = "workerdMs") => (p[name] ? p[name][field].toFixed(2) : "—");
+  return [
+    `| gateway variant (${cpu.chat.label}, ${cpu.chat.requestsPerPath} requests each) | workerd CPU per request (ms) | wrangler Node CPU per request (ms) |`,
+    "|---|---:|---:|",
+    `| recording off (no queue, no metrics, no log line) | ${f("norec")} | ${f("norec", "wranglerMs")} |`,
+    `| log line only | ${f("norec_log")} | ${f("norec_log", "wranglerMs")} |`,
+    `| records queue only (two sends; the consumer writes D1 in the same workerd) | ${f("norec_queue")} | ${f("norec_queue", "wranglerMs")} |`,
+    `| Analytics Engine datapoints only | ${f("norec_metrics")} | ${f("norec_metrics", "wranglerMs")} |`,
+    `| recording on (the gateway) | ${f("gateway")} | ${f("gateway", "wranglerMs")} |`,
+  ].join("\n");
+}
+
 function serverTimingMedians(samples) {
   const phases = {};
   for (const header of samples) {
@@ -455,23 +629,36 @@ function serverTimingMedians(samples) {
 }
 
 function formatRows(rows) {
-  const extra = rows.some((row) => "norec" in row.values);
   const lines = [
-    `| metric | direct | pass-through Worker | gateway | gateway ÷ pass-through | target |${
-      extra ? " attribution: gateway, recording off | attribution: pass-through, JS stream relay |" : ""
-    }`,
-    `|---|---:|---:|---:|---:|---|${extra ? "---:|---:|" : ""}`,
+    `| metric | ${COLUMNS.map(([, label]) => label).join(" | ")} | gateway ÷ native | gateway ÷ JS relay | target |`,
+    `|---|${COLUMNS.map(() => "---:").join("|")}|---:|---:|---|`,
   ];
+  const x = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "—");
   for (const row of rows) {
-    const f = (v) => (row.unit === "req/s" ? (Number.isFinite(v) ? v.toFixed(0) : "—") : ms(v));
-    const met = row.target ? (row.ratio <= row.target ? `≤ ${row.target}× ✅` : `≤ ${row.target}× ❌`) : "";
+    const f = (v) =>
+      typeof v !== "number" || !Number.isFinite(v) ? "—" : row.unit === "req/s" ? v.toFixed(0) : ms(v);
+    const measured = row.against === "jsrelay" ? row.ratioJs : row.ratio;
+    const met = row.target
+      ? `≤ ${row.target}× ${row.against === "jsrelay" ? "JS relay" : "native"} ${measured <= row.target ? "✅" : "❌"}`
+      : "";
     lines.push(
-      `| ${row.metric} (${row.unit}) | ${f(row.values.direct)} | ${f(row.values.passthrough)} | ${f(row.values.gateway)} | ${
-        Number.isFinite(row.ratio) ? `${row.ratio.toFixed(2)}×` : "—"
-      } | ${met} |${extra ? ` ${f(row.values.norec)} | ${f(row.values.jsrelay)} |` : ""}`,
+      `| ${row.metric} (${row.unit}) | ${COLUMNS.map(([n]) => f(row.values[n])).join(" | ")} | ${x(row.ratio)} | ${x(row.ratioJs)} | ${met} |`,
     );
   }
   return lines.join("\n");
+}
+
+/** bench/request-cpu.mjs: the same four shapes in one Node process, CPU per request. */
+function formatInProcess(result) {
+  const f = (v) => (typeof v === "number" ? v.toFixed(3) : "—");
+  const row = (label, r) =>
+    `| ${label} | ${f(r.native)} | ${f(r.jsrelay)} | ${f(r.norec)} | ${f(r.gateway)} | ${f(r.gateway - r.jsrelay)} |`;
+  return [
+    "| in-process CPU per request (Node, src/ bundled, fake upstream and bindings; ms) | native pass-through | JS-relay pass-through | gateway, recording off | gateway | gateway − JS relay |",
+    "|---|---:|---:|---:|---:|---:|",
+    row("small streamed chat (20 text deltas)", result.chat),
+    row("Claude Code turn (87 KB request, 1,000 SSE events)", result.turn),
+  ].join("\n");
 }
 
 function formatMicro(micro) {
@@ -522,10 +709,14 @@ async function writeResults(report) {
     "",
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM; Node ${m.node}; wrangler ${m.wrangler} (local workerd).`,
     `- Load average (1 min) at start ${report.load.start.toFixed(2)}, at end ${report.load.end.toFixed(2)}; run took ${report.seconds.toFixed(0)} s.`,
-    `- ${CONFIG.iterations} interleaved iterations per path after ${CONFIG.warmup} warm-up; ${CONFIG.longIterations} long streams per path; throughput ${CONFIG.throughputRounds} × ${CONFIG.throughputMs / 1000} s per path and concurrency.`,
+    `- ${CONFIG.iterations} interleaved iterations per path after ${CONFIG.warmup} warm-up; ${CONFIG.longIterations} long streams per path; throughput ${CONFIG.throughputRounds} × ${CONFIG.throughputMs / 1000} s per path and concurrency; CPU per request over ${CONFIG.cpuBlocks} interleaved blocks per path (${CONFIG.cpuChatPerBlock} small chats or ${CONFIG.cpuTurnPerBlock} Claude Code turns each, then ${CONFIG.cpuSettleMs / 1000} s for deferred work, idle CPU subtracted).`,
     `- Gateway Server-Timing medians (blocking): ${timing || "n/a"}.`,
     "",
     formatRows(report.rows),
+    "",
+    formatAttribution(report.cpu),
+    "",
+    formatInProcess(report.inProcess),
     "",
     formatAdmission(report.admission),
     "",
@@ -567,7 +758,7 @@ async function main() {
   try {
     const upstream = await startUpstreamProcess();
     stops.push(upstream.stop);
-    log(`upstream ${upstream.url}; starting wrangler dev ×2`);
+    log(`upstream ${upstream.url}; starting wrangler dev ×3`);
     // The pass-through Worker starts while the gateway's local D1 gets its migrations and a key.
     const [passthrough, [gateways, gatewayKey]] = await Promise.all([
       startWranglerDev({
@@ -589,7 +780,7 @@ async function main() {
           ADMIN_TOKEN: randomBytes(24).toString("hex"),
           MCP_SERVERS: "[]",
         };
-        if (ATTRIBUTION) await cp(join(state, "gateway"), join(state, "norec"), { recursive: true });
+        await cp(join(state, "gateway"), join(state, "norec"), { recursive: true });
         const config = join(PROJECT_ROOT, "wrangler.toml");
         const devs = await Promise.all([
           startWranglerDev({
@@ -599,16 +790,14 @@ async function main() {
             vars,
             persistTo: join(state, "gateway"),
           }),
-          ATTRIBUTION
-            ? startWranglerDev({
-                name: "norec",
-                config,
-                script: join(PROJECT_ROOT, "bench/variants/gateway-no-recording.js"),
-                prebuild: true,
-                vars,
-                persistTo: join(state, "norec"),
-              })
-            : null,
+          startWranglerDev({
+            name: "norec",
+            config,
+            script: join(PROJECT_ROOT, "bench/variants/gateway-no-recording.js"),
+            prebuild: true,
+            vars,
+            persistTo: join(state, "norec"),
+          }),
         ]);
         for (const dev of devs) if (dev) stops.push(dev.stop);
         return [devs, key];
@@ -621,29 +810,45 @@ async function main() {
     const withOutputOnFailure = (phase) =>
       phase.catch((error) => {
         // Which Worker failed, and what wrangler printed, is what one needs to look into it.
-        for (const dev of [passthrough, gateway, norec].filter(Boolean)) {
+        for (const dev of [passthrough, gateway, norec]) {
           console.error(`--- wrangler dev (${dev.name}) output tail ---\n${dev.output().slice(-4000)}`);
         }
         throw error;
       });
     await checkPaths(paths);
+    if (CPU_ONLY) {
+      const attribution = partialRecordingPaths(paths.find((p) => p.name === "norec"));
+      const cpu = await withOutputOnFailure(cpuPhase(paths, attribution));
+      for (const scenario of Object.values(cpu)) {
+        const r = scenario.perRequest;
+        console.log(
+          `${scenario.label}: workerd CPU ms/request ${Object.entries(r)
+            .map(([n, v]) => `${n} ${v.workerdMs.toFixed(2)}`)
+            .join(", ")}; gateway ÷ JS relay ${(r.gateway.workerdMs / r.jsrelay.workerdMs).toFixed(2)}×`,
+        );
+      }
+      console.log(`\n${formatAttribution(cpu)}`);
+      return;
+    }
     const latency = await withOutputOnFailure(latencyPhase(paths));
     const gatewayPath = paths.find((p) => p.name === "gateway");
     const admission = await withOutputOnFailure(admissionPhase(gatewayPath, limitedKey));
     log(`admission round trip: +${ms(admission.addedP50)} ms at p50`);
     const tput = await withOutputOnFailure(throughputPhase(paths));
+    const attribution = partialRecordingPaths(paths.find((p) => p.name === "norec"));
+    const cpu = await withOutputOnFailure(cpuPhase(paths, attribution));
     const memory = await withOutputOnFailure(memoryPhase(paths, upstream));
-    for (const path of paths) path.agent.destroy();
+    for (const path of [...paths, ...attribution]) path.agent.destroy();
     await stopAll();
 
     log("micro-benchmarks");
     const micro = await runMicro({ smoke: SMOKE });
-    const rows = summarize(latency, tput, memory);
+    log("in-process CPU per request");
+    const inProcess = await runRequestCpu({ smoke: SMOKE });
+    const rows = summarize(latency, tput, memory, cpu);
     const report = {
       mode: SMOKE ? "smoke" : "full",
-      command: SMOKE
-        ? "node bench/run.mjs --smoke"
-        : `npm run bench${ATTRIBUTION ? " -- --attribution" : ""}`,
+      command: SMOKE ? "node bench/run.mjs --smoke" : "npm run bench",
       date: new Date().toISOString(),
       seconds: (performance.now() - started) / 1000,
       load: { start: loadStart, end: loadavg()[0] },
@@ -651,6 +856,8 @@ async function main() {
       config: CONFIG,
       rows,
       throughput: tput,
+      cpu,
+      inProcess,
       memory: Object.fromEntries(
         Object.entries(memory).map(([n, m]) => [n, m && { ...m, trace: undefined }]),
       ),
@@ -658,10 +865,13 @@ async function main() {
       admission,
       micro,
     };
-    console.log(`\n${formatRows(rows)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`);
-    console.log("gateway ÷ pass-through Worker:");
+    console.log(
+      `\n${formatRows(rows)}\n\n${formatAttribution(cpu)}\n\n${formatInProcess(inProcess)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`,
+    );
+    console.log("gateway ÷ pass-through Worker (native; JS relay):");
     for (const row of rows) {
-      if (Number.isFinite(row.ratio)) console.log(`  ${row.metric}: ${row.ratio.toFixed(2)}×`);
+      if (Number.isFinite(row.ratio) || Number.isFinite(row.ratioJs))
+        console.log(`  ${row.metric}: ${row.ratio.toFixed(2)}×; ${row.ratioJs.toFixed(2)}×`);
     }
     if (JSON_OUT) await writeFile(JSON_OUT, JSON.stringify(report, null, 2));
     if (WRITE_RESULTS) await writeResults(report);

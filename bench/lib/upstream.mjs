@@ -6,6 +6,9 @@
  *
  * The shape of the answer is chosen by the client (headers the gateway forwards untouched):
  *   x-bench-events: <n>   streaming: n text_delta events (default 20)
+ *   x-bench-shape: claude-code   streaming: a Claude Code turn of x-bench-events events instead:
+ *                         thinking (with signature), text, then a tool_use whose input arrives
+ *                         as input_json_delta pieces (15% / 70% / 15% of the deltas)
  *   x-bench-bytes:  <n>   streaming: about n bytes of text_delta events written in 64 KiB writes
  *                         that wait for the socket to drain (the 100 MB memory test); the bytes
  *                         written so far are reported to the parent process ({bigWritten})
@@ -148,12 +151,50 @@ async function stream(response, model, headers) {
   }
   // Event stream: one write per event, as a model emits them (no pauses: the relay is the bottleneck).
   const events = Number(headers["x-bench-events"] ?? 20);
+  if (headers["x-bench-shape"] === "claude-code") {
+    for (const event of claudeCodeTurn(model, events)) if (!(await write(response, event))) return;
+    response.end();
+    return;
+  }
   if (!(await write(response, messageStart(model) + blockStart))) return;
   for (let i = 0; i < events; i++) {
     if (!(await write(response, textDelta(WORDS[i % WORDS.length])))) return;
   }
   await write(response, streamEnd(events));
   response.end();
+}
+
+/** The events of an agentic turn: thinking, a text answer, an Edit tool call with streamed input. */
+function claudeCodeTurn(model, events) {
+  const thinking = Math.round(events * 0.15);
+  const input = Math.round(events * 0.15);
+  const text = Math.max(1, events - thinking - input);
+  const delta = (index, d) => sse("content_block_delta", { type: "content_block_delta", index, delta: d });
+  const block = (index, content_block) =>
+    sse("content_block_start", { type: "content_block_start", index, content_block });
+  const stop = (index) => sse("content_block_stop", { type: "content_block_stop", index });
+  const out = [messageStart(model), block(0, { type: "thinking", thinking: "", signature: "" })];
+  for (let i = 0; i < thinking; i++)
+    out.push(delta(0, { type: "thinking_delta", thinking: `Step ${i}: check the relay, then ` }));
+  out.push(delta(0, { type: "signature_delta", signature: "EqQBCgIYAhIMbench0000signature" }), stop(0));
+  out.push(block(1, { type: "text", text: "" }));
+  for (let i = 0; i < text; i++) out.push(delta(1, { type: "text_delta", text: WORDS[i % WORDS.length] }));
+  out.push(stop(1), block(2, { type: "tool_use", id: "toolu_01Bench", name: "Edit", input: {} }));
+  out.push(
+    delta(2, { type: "input_json_delta", partial_json: '{"file_path": "/src/a.ts", "new_string": "' }),
+  );
+  for (let i = 1; i < input - 1; i++)
+    out.push(delta(2, { type: "input_json_delta", partial_json: `line ${i}\\n  \\"quoted\\" ` }));
+  out.push(delta(2, { type: "input_json_delta", partial_json: '"}' }), stop(2));
+  out.push(
+    sse("message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: "tool_use", stop_sequence: null },
+      usage: { output_tokens: events * 3 },
+    }),
+    sse("message_stop", { type: "message_stop" }),
+  );
+  return out;
 }
 
 function handle(request, body, response) {

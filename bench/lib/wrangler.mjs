@@ -108,3 +108,33 @@ export function rssBytes(pids) {
   }
   return total;
 }
+
+/** The processes of a `wrangler dev` tree: its workerd processes, and wrangler's own Node processes. */
+export function devProcesses(rootPid) {
+  const below = descendants(rootPid);
+  return {
+    workerd: below.filter((p) => p.comm === "workerd").map((p) => p.pid),
+    wrangler: [rootPid, ...below.filter((p) => p.comm !== "workerd").map((p) => p.pid)],
+  };
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux: /proc reports CPU time in 10 ms ticks
+
+/**
+ * CPU time (user + system, all threads) the given processes have used so far, in ms, from
+ * /proc/<pid>/stat (fields 14 and 15). Ticks are 10 ms: callers measure blocks of requests, not one.
+ */
+export function cpuMs(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // After "pid (comm) ", field 3 (state) is index 0: utime (14) and stime (15) are 11 and 12.
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * TICK_MS;
+}

@@ -1,21 +1,56 @@
 /**
- * Attribution only (`node bench/run.mjs --attribution`): the gateway exactly as src/ builds it, but
- * with its recording switched off: the RECORDS queue and the METRICS dataset replaced by no-ops and
- * console output dropped. The difference between this and the real gateway is what recording
- * (queue send, the local queue consumer writing D1, Analytics Engine, the log line) costs the
- * request path on this machine; the difference between this and the pass-through Worker is what
- * the request path itself (routing, auth, parse, relay) costs.
+ * Attribution: the gateway exactly as src/ builds it, with its recording switched off in part or
+ * in whole, chosen per request by the `x-bench-recording` header (one `wrangler dev` serves all):
+ *   off    the RECORDS queue and the METRICS dataset replaced by no-ops, console output dropped
+ *   log      only the log line kept (console output on; queue and metrics off)
+ *   queue    only the RECORDS queue kept (its consumer writes D1 as the gateway's does)
+ *   metrics  only the METRICS dataset kept
+ * The difference between these and the real gateway is what each part of recording (queue send,
+ * the local queue consumer writing D1, the log line crossing into wrangler's process) costs; the
+ * difference between "off" and the pass-through Worker is what the request path itself costs.
  */
 import { app } from "../../src/app";
+import gateway from "../../src/index";
+
+// The gateway's Durable Object class, which its wrangler.toml binds (per-user limits).
+export { UserLimiter } from "../../src/index";
 
 // Plain JS (wrangler bundles it, TypeScript imports included) so that the Node-typed tsconfig
 // that covers bench/ does not need the Workers types.
 const noQueue = { send: async () => {}, sendBatch: async () => {} };
 const noMetrics = { writeDataPoint: () => {} };
-for (const method of ["log", "info", "warn", "error", "debug"]) console[method] = () => {};
+
+// Requests are sequential in the phases that use the partial modes, so one flag is enough.
+let quiet = true;
+for (const method of ["log", "info", "warn", "error", "debug"]) {
+  const original = console[method].bind(console);
+  console[method] = (...args) => (quiet ? undefined : original(...args));
+}
+
+// One wrapped env per mode, made once: the gateway caches its parsed configuration per env
+// object, and a new object per request would re-parse it every time (a cost the real one never pays).
+const wrapped = new WeakMap();
+function envFor(env, mode) {
+  let modes = wrapped.get(env);
+  if (!modes) {
+    modes = {
+      off: { ...env, RECORDS: noQueue, METRICS: noMetrics },
+      log: { ...env, RECORDS: noQueue, METRICS: noMetrics },
+      queue: { ...env, METRICS: noMetrics },
+      metrics: { ...env, RECORDS: noQueue },
+    };
+    wrapped.set(env, modes);
+  }
+  return modes[mode] ?? modes.off;
+}
 
 export default {
+  // The real consumers: in "queue" mode the records are written to D1 as the gateway does.
+  queue: gateway.queue,
+  scheduled: gateway.scheduled,
   fetch(request, env, ctx) {
-    return app.fetch(request, { ...env, RECORDS: noQueue, METRICS: noMetrics }, ctx);
+    const mode = request.headers.get("x-bench-recording") ?? "off";
+    quiet = mode !== "log";
+    return app.fetch(request, envFor(env, mode), ctx);
   },
 };

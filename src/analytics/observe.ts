@@ -1,6 +1,7 @@
 /**
  * The bridge's one call into prompt-cache analytics: fingerprint the request body and queue the
- * record, after the response is on its way. The hashing runs in waitUntil behind a zero timer, so
+ * record with the interception's end batch (or on its own if the interception already ended),
+ * after the response is on its way. The hashing runs in waitUntil behind a zero timer, so
  * the handler has already sent the upstream request (and usually relayed the first bytes) before
  * the body is hashed; a body that cannot be read is simply not fingerprinted.
  */
@@ -33,7 +34,8 @@ export function observeCachePrefix(
           startedAt: info.startedAt,
           ...fingerprint,
         };
-        return sendRecords(sink, [record]);
+        // Usually the request is still going: the record rides with its end batch.
+        if (!interception.attachRecord(record)) return sendRecords(sink, [record]);
       })
       .catch((error) => {
         log.error("cache_fingerprint_lost", {

@@ -229,6 +229,16 @@ export class Interception {
     });
   }
 
+  /**
+   * Adds a record to the batch sent with the end record: one queue send per interception rather
+   * than one more. False once the interception has ended; the caller then sends it itself.
+   */
+  attachRecord(record: RecordMessage): boolean {
+    if (this.ended) return false;
+    this.buffer.push(record);
+    return true;
+  }
+
   /** Which instance answered (src/bridge/upstream.ts), and whether it was a fallback. */
   recordUpstream(instance: string, fallback: boolean): void {
     this.upstream = { instance, fallback };

@@ -25,6 +25,22 @@ export function withKeepalive(
   // The last bytes seen, to tell whether the stream stands between two events ("\n\n", "\r\n\r\n", "\r\r").
   let tail = "\n\n";
 
+  // One timer at a time, armed when a pull must wait and re-armed only after it fired: a timer (and
+  // its clearTimeout) for every chunk was a measurable part of the CPU per streamed event. A tick
+  // that comes early (data flowed meanwhile) just re-checks the clocks and sleeps for the rest.
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let tick: Promise<"tick"> | null = null;
+  let fire: (() => void) | null = null;
+  const onTimer = () => {
+    timer = null;
+    tick = null;
+    fire?.();
+  };
+  const stop = () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+  };
+
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -32,6 +48,7 @@ export function withKeepalive(
           const now = Date.now();
           const silent = now - lastByteAt;
           if (silent >= idleTimeoutMs) {
+            stop();
             reader.cancel().catch(() => {});
             controller.error(
               new StallError(`Upstream sent nothing for ${Math.round(idleTimeoutMs / 1000)} s`),
@@ -44,11 +61,17 @@ export function withKeepalive(
             pending.catch(() => {});
           }
           const wait = Math.max(0, Math.min(keepaliveMs - (now - lastOutAt), idleTimeoutMs - silent));
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const tick = new Promise<"tick">((resolve) => {
-            timer = setTimeout(() => resolve("tick"), wait);
+          tick ??= new Promise<"tick">((resolve) => {
+            fire = () => resolve("tick");
           });
-          const result = await Promise.race([pending, tick]).finally(() => clearTimeout(timer));
+          timer ??= setTimeout(onTimer, wait);
+          let result: ReadableStreamReadResult<Uint8Array> | "tick";
+          try {
+            result = await Promise.race([pending, tick]);
+          } catch (error) {
+            stop();
+            throw error;
+          }
           if (result === "tick") {
             if (Date.now() - lastOutAt >= keepaliveMs && atBoundary(tail)) {
               lastOutAt = Date.now();
@@ -59,6 +82,7 @@ export function withKeepalive(
           }
           pending = null;
           if (result.done) {
+            stop();
             controller.close();
             return;
           }
@@ -69,6 +93,7 @@ export function withKeepalive(
         }
       },
       cancel(reason) {
+        stop();
         return reader.cancel(reason);
       },
     },

@@ -20,9 +20,9 @@ export interface SseDecoder {
 
 export function createSseDecoder(onEvent: (event: SseEvent) => void): SseDecoder {
   const text = new TextDecoder("utf-8");
-  const parser = createParser({
-    onEvent: (message: EventSourceMessage) => onEvent({ event: message.event, data: message.data }),
-  });
+  // The parser's own message object is an SseEvent (event, data, and an id no one reads): handed
+  // over as it is rather than copied, one allocation less per event.
+  const parser = createParser({ onEvent: onEvent as (message: EventSourceMessage) => void });
   return {
     push(chunk) {
       parser.feed(text.decode(chunk, { stream: true }));

@@ -17,8 +17,9 @@ const ROOT = resolve(import.meta.dirname, "../..");
 interface Row {
   metric: string;
   unit: string;
-  values: Record<"direct" | "passthrough" | "gateway", number | null>;
+  values: Record<"direct" | "passthrough" | "jsrelay" | "norec" | "gateway", number | null>;
   ratio: number | null;
+  ratioJs: number | null;
 }
 
 interface Rate {
@@ -34,6 +35,8 @@ interface Time {
 interface Report {
   mode: string;
   rows: Row[];
+  cpu: Record<"chat" | "turn", { perRequest: Record<string, { workerdMs: number; wranglerMs: number }> }>;
+  inProcess: Record<"chat" | "turn", Record<"native" | "jsrelay" | "norec" | "gateway", number>>;
   /** Blocking latency of a user with a policy (Durable Object admission) vs one without. */
   admission: {
     without: { p50: number; p99: number };
@@ -59,15 +62,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test("bench smoke run produces every row with sane numbers", { timeout: 240_000 }, async () => {
+test("bench smoke run produces every row with sane numbers", { timeout: 420_000 }, async () => {
   dir = await mkdtemp(join(tmpdir(), "bench-smoke-"));
   const out = join(dir, "smoke.json");
   const { stdout } = await run(process.execPath, ["bench/run.mjs", "--smoke", "--json", out], {
     cwd: ROOT,
-    timeout: 230_000,
+    timeout: 410_000,
     maxBuffer: 16 * 1024 * 1024,
   });
-  expect(stdout).toContain("gateway ÷ pass-through Worker:");
+  expect(stdout).toContain("gateway ÷ pass-through Worker (native; JS relay):");
   const report = JSON.parse(await readFile(out, "utf8")) as Report;
   expect(report.mode).toBe("smoke");
 
@@ -91,8 +94,10 @@ test("bench smoke run produces every row with sane numbers", { timeout: 240_000 
     const rows = report.rows.filter((r) => r.metric.startsWith(prefix));
     expect(rows.length, prefix).toBeGreaterThan(0);
     for (const r of rows) {
-      for (const path of ["direct", "passthrough", "gateway"] as const) positive(r.values[path]);
+      for (const path of ["direct", "passthrough", "jsrelay", "norec", "gateway"] as const)
+        positive(r.values[path]);
       positive(r.ratio);
+      positive(r.ratioJs);
     }
   }
   for (const kind of ["Blocking latency", "Streaming TTFB"]) {
@@ -105,6 +110,27 @@ test("bench smoke run produces every row with sane numbers", { timeout: 240_000 
     }
   }
   expect(report.rows.filter((r) => r.metric.startsWith("Throughput, concurrency"))).toHaveLength(2);
+
+  // CPU per request, read from /proc for every path served by a Worker (none for the direct call).
+  // A smoke run's few requests against 10 ms ticks can round either way: finite, not positive.
+  const cpuRows = report.rows.filter((r) => r.metric.startsWith("CPU per request, workerd"));
+  expect(cpuRows).toHaveLength(2);
+  for (const r of cpuRows) {
+    expect(r.values.direct).toBeNull();
+    for (const path of ["passthrough", "jsrelay", "norec", "gateway"] as const) {
+      expect(Number.isFinite(r.values[path]), `${r.metric} ${path}`).toBe(true);
+      // A small request costs milliseconds, not seconds, of CPU.
+      expect(Math.abs(r.values[path] as number)).toBeLessThan(5_000);
+    }
+  }
+  for (const mode of ["norec", "norec_log", "norec_queue", "norec_metrics", "gateway"]) {
+    expect(Number.isFinite(report.cpu.chat.perRequest[mode]?.workerdMs), mode).toBe(true);
+  }
+  // In-process (bench/request-cpu.mjs): process.cpuUsage is fine-grained, so every figure is > 0.
+  for (const scenario of ["chat", "turn"] as const) {
+    for (const mode of ["native", "jsrelay", "norec", "gateway"] as const)
+      positive(report.inProcess[scenario][mode]);
+  }
 
   // Memory: sampled for the two Workers (workerd processes); the direct path has none.
   for (const prefix of ["workerd RSS before", "workerd RSS peak"]) {

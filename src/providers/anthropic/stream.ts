@@ -8,6 +8,7 @@
 import type { ResponseOutcome, StreamParser } from "../../bridge/adapter";
 import type { Interception } from "../../bridge/interception";
 import type { SseEvent } from "../../sse/decoder";
+import { jsonStringEnd, jsonStringValue } from "../../sse/json-string";
 import {
   jsonStringFieldLength,
   METHOD_REQUEST_AND_DELTAS,
@@ -15,6 +16,14 @@ import {
   tokensFromChars,
 } from "../../usage/estimate";
 import { type AnthropicUsage, mergeUsage, normalizeUsage } from "./usage";
+
+const DELTA_PREFIX = '{"type":"content_block_delta","index":';
+/** The deltas read by slicing: what follows the index, up to the one string each carries. */
+const TEXT = ',"delta":{"type":"text_delta","text":"';
+const THINKING = ',"delta":{"type":"thinking_delta","thinking":"';
+const INPUT = ',"delta":{"type":"input_json_delta","partial_json":"';
+const SIGNATURE = ',"delta":{"type":"signature_delta","signature":"';
+const DELTA_TYPE_AT = ',"delta":{"type":"'.length;
 
 interface OpenBlock {
   type: string;
@@ -41,6 +50,9 @@ export class MessagesStreamParser implements StreamParser {
   onEvent(event: SseEvent): void {
     // Only events that carry something to record are parsed; deltas of text are the bulk of a
     // stream and are skipped without JSON.parse.
+    // Deltas first, by their data alone (its "type" is what counts, and comparing the event name
+    // costs as much as the check): they are nearly every event of a stream.
+    if (this.onDeltaText(event.data)) return;
     const type = event.event;
     if (type === "ping") return;
     if (type === "content_block_delta" && event.data.slice(0, 96).includes('"type":"text_delta"')) {
@@ -111,6 +123,57 @@ export class MessagesStreamParser implements StreamParser {
         break;
       }
     }
+  }
+
+  /**
+   * A content_block_delta in the exact shape the API sends, read without JSON.parse: its index and
+   * the one string it carries, sliced out (src/sse/json-string.ts). Returns false, and the event
+   * is parsed in full, for any other shape.
+   */
+  private onDeltaText(data: string): boolean {
+    // lastIndexOf(x, at) === at is a native "x is written at `at`" (startsWith is several times slower).
+    if (data.lastIndexOf(DELTA_PREFIX, 0) !== 0) return false;
+    let at = DELTA_PREFIX.length;
+    let index = 0;
+    for (let c = data.charCodeAt(at); c >= 48 && c <= 57 && at < 48; c = data.charCodeAt(++at))
+      index = index * 10 + c - 48;
+    if (at === DELTA_PREFIX.length) return false;
+    // The delta's type, told apart by its first letters: text_delta, thinking_delta, input_json_delta, signature_delta.
+    const first = data.charCodeAt(at + DELTA_TYPE_AT);
+    const kind =
+      first === 116 /* t */
+        ? data.charCodeAt(at + DELTA_TYPE_AT + 1) === 101 /* e */
+          ? TEXT
+          : THINKING
+        : first === 105 /* i */
+          ? INPUT
+          : first === 115 /* s */
+            ? SIGNATURE
+            : null;
+    if (!kind || data.lastIndexOf(kind, at) !== at) return false;
+    at += kind.length;
+    const end = jsonStringEnd(data, at);
+    // Nothing may follow the string but the two closing braces: then it is the delta's only field.
+    if (
+      end < 0 ||
+      end + 3 !== data.length ||
+      data.charCodeAt(end + 1) !== 125 ||
+      data.charCodeAt(end + 2) !== 125
+    )
+      return false;
+    this.sawDelta = true;
+    if (kind === SIGNATURE) return true;
+    if (kind === TEXT) {
+      // Only counted, escapes as written (as jsonStringFieldLength does): an estimate's basis.
+      this.outputChars += end - at;
+      return true;
+    }
+    const piece = jsonStringValue(data, at, end);
+    if (piece === undefined) return false;
+    this.outputChars += piece.length;
+    const block = this.blocks.get(index);
+    if (block) block.text += piece;
+    return true;
   }
 
   finish(): ResponseOutcome {

@@ -9,6 +9,7 @@
 import type { ResponseOutcome, StreamParser } from "../../bridge/adapter";
 import type { Interception } from "../../bridge/interception";
 import type { SseEvent } from "../../sse/decoder";
+import { jsonIntegerAt, jsonStringEnd, jsonStringValue } from "../../sse/json-string";
 import { jsonStringFieldLength, METHOD_REQUEST_AND_DELTAS, tokensFromChars } from "../../usage/estimate";
 import { type ChatToolCall, type ResponseItem, recordChatToolCall, recordResponseItem } from "./items";
 import { type ChatUsage, normalizeChatUsage, normalizeResponsesUsage, type ResponsesUsage } from "./usage";
@@ -65,6 +66,7 @@ export class ChatStreamParser implements StreamParser {
 
   onEvent(event: SseEvent): void {
     if (event.data === "[DONE]") return;
+    if (this.onContentChunk(event.data)) return;
     let chunk: ChatChunk;
     try {
       chunk = JSON.parse(event.data);
@@ -86,6 +88,32 @@ export class ChatStreamParser implements StreamParser {
         this.addPiece(choice.index ?? 0, piece);
       }
     }
+  }
+
+  /**
+   * A chunk that carries only text (the bulk of a stream), counted without JSON.parse: after the
+   * first chunk (which gives the id), one choice whose delta is just `content`, no finish reason,
+   * no usage, no error. Keys are found by their quoted names, which cannot occur inside a JSON
+   * string unescaped. Anything else returns false and is parsed in full.
+   */
+  private onContentChunk(data: string): boolean {
+    if (this.id === null) return false;
+    const at = data.indexOf(CONTENT);
+    if (at < 0 || data.indexOf('"delta":') !== at) return false;
+    const from = at + CONTENT.length;
+    const end = jsonStringEnd(data, from);
+    if (end < 0 || data.charCodeAt(end + 1) !== 125 /* } */) return false;
+    if (
+      data.indexOf('"delta":', end) >= 0 ||
+      data.indexOf('"finish_reason":null', end) < 0 ||
+      data.indexOf('"usage":{') >= 0 ||
+      data.indexOf('"error"') >= 0
+    )
+      return false;
+    const content = jsonStringValue(data, from, end);
+    if (content === undefined) return false;
+    this.outputChars += content.length;
+    return true;
   }
 
   finish(): ResponseOutcome {
@@ -160,6 +188,10 @@ interface PendingItem {
   summary: string[];
 }
 
+const CONTENT = '"delta":{"content":"';
+const OUTPUT_INDEX = '"output_index":';
+const DELTA = '"delta":"';
+
 const DELTA_EVENTS = new Set([
   "response.function_call_arguments.delta",
   "response.custom_tool_call_input.delta",
@@ -182,6 +214,7 @@ export class ResponsesStreamParser implements StreamParser {
       this.outputChars += jsonStringFieldLength(event.data, "delta");
       return;
     }
+    if (event.event && DELTA_EVENTS.has(event.event) && this.onInputDelta(event.event, event.data)) return;
     let data: Record<string, unknown>;
     try {
       data = JSON.parse(event.data);
@@ -237,6 +270,28 @@ export class ResponsesStreamParser implements StreamParser {
         );
         break;
     }
+  }
+
+  /**
+   * A tool-input delta (`{"type":…,"output_index":N,"delta":"…",…}`, flat), read without
+   * JSON.parse: its output index and delta string sliced out. False (then parsed in full) for any
+   * other shape.
+   */
+  private onInputDelta(type: string, data: string): boolean {
+    if (data.indexOf(`"type":"${type}"`) < 0) return false;
+    const indexAt = data.indexOf(OUTPUT_INDEX);
+    const index = indexAt < 0 ? null : jsonIntegerAt(data, indexAt + OUTPUT_INDEX.length);
+    const deltaAt = data.indexOf(DELTA);
+    if (!index || deltaAt < 0 || data.lastIndexOf("{", deltaAt) !== 0) return false;
+    const from = deltaAt + DELTA.length;
+    const end = jsonStringEnd(data, from);
+    // Flat: no object opens outside the delta string either.
+    const delta = end < 0 || data.indexOf("{", end) >= 0 ? undefined : jsonStringValue(data, from, end);
+    if (delta === undefined) return false;
+    this.outputChars += delta.length;
+    const pending = this.pending.get(index[0]);
+    if (pending) pending.input += delta;
+    return true;
   }
 
   finish(): ResponseOutcome {
