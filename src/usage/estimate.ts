@@ -25,6 +25,27 @@ export function tokensFromChars(chars: number): number {
 }
 
 /**
+ * The usage to record when the provider's own never arrived and nothing exact was seen: input from
+ * the request's text, output from the streamed deltas, marked as estimated.
+ */
+export function requestAndDeltasEstimate(
+  requestChars: number,
+  providerResponseId: string | null,
+  outputChars: number,
+) {
+  return {
+    providerResponseId,
+    inputTokens: tokensFromChars(requestChars),
+    outputTokens: tokensFromChars(outputChars),
+    cacheReadInputTokens: 0,
+    cacheWriteInputTokens: 0,
+    extraTokenTypes: null,
+    rawUsage: null,
+    estimateMethod: METHOD_REQUEST_AND_DELTAS,
+  };
+}
+
+/**
  * Keys whose string values are not text the model reads as tokens at ~4 characters each: ids and
  * names of the request's shape, base64 media and opaque (encrypted, signed) blobs.
  */

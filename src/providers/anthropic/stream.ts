@@ -11,8 +11,8 @@ import type { SseEvent } from "../../sse/decoder";
 import { jsonStringEnd, jsonStringValue } from "../../sse/json-string";
 import {
   jsonStringFieldLength,
-  METHOD_REQUEST_AND_DELTAS,
   METHOD_START_AND_DELTAS,
+  requestAndDeltasEstimate,
   tokensFromChars,
 } from "../../usage/estimate";
 import { type AnthropicUsage, mergeUsage, normalizeUsage } from "./usage";
@@ -223,16 +223,9 @@ export class MessagesStreamParser implements StreamParser {
         estimateMethod: METHOD_START_AND_DELTAS,
       });
     } else if (sawDelta) {
-      this.interception.recordTokenUsage({
-        providerResponseId: this.messageId,
-        inputTokens: tokensFromChars(this.interception.requestTextChars),
-        outputTokens: tokensFromChars(outputChars),
-        cacheReadInputTokens: 0,
-        cacheWriteInputTokens: 0,
-        extraTokenTypes: null,
-        rawUsage: null,
-        estimateMethod: METHOD_REQUEST_AND_DELTAS,
-      });
+      this.interception.recordTokenUsage(
+        requestAndDeltasEstimate(this.interception.requestTextChars, this.messageId, outputChars),
+      );
     }
     this.startUsage = null;
     this.deltaUsage = null;

@@ -10,7 +10,7 @@ import type { ResponseOutcome, StreamParser } from "../../bridge/adapter";
 import type { Interception } from "../../bridge/interception";
 import type { SseEvent } from "../../sse/decoder";
 import { jsonIntegerAt, jsonStringEnd, jsonStringValue } from "../../sse/json-string";
-import { jsonStringFieldLength, METHOD_REQUEST_AND_DELTAS, tokensFromChars } from "../../usage/estimate";
+import { jsonStringFieldLength, requestAndDeltasEstimate } from "../../usage/estimate";
 import { type ChatToolCall, type ResponseItem, recordChatToolCall, recordResponseItem } from "./items";
 import { type ChatUsage, normalizeChatUsage, normalizeResponsesUsage, type ResponsesUsage } from "./usage";
 
@@ -33,24 +33,6 @@ interface ChatChunk {
       tool_calls?: (ChatToolCall & { index?: number })[];
     };
   }[];
-}
-
-/** The usage to record when the provider's own never arrived: estimated, and marked so. */
-export function estimatedUsage(
-  interception: Interception,
-  providerResponseId: string | null,
-  outputChars: number,
-) {
-  return {
-    providerResponseId,
-    inputTokens: tokensFromChars(interception.requestTextChars),
-    outputTokens: tokensFromChars(outputChars),
-    cacheReadInputTokens: 0,
-    cacheWriteInputTokens: 0,
-    extraTokenTypes: null,
-    rawUsage: null,
-    estimateMethod: METHOD_REQUEST_AND_DELTAS,
-  };
 }
 
 export class ChatStreamParser implements StreamParser {
@@ -121,7 +103,9 @@ export class ChatStreamParser implements StreamParser {
     this.calls.clear();
     if (this.usage) this.interception.recordTokenUsage(normalizeChatUsage(this.usage, this.id));
     else if (this.id !== null)
-      this.interception.recordTokenUsage(estimatedUsage(this.interception, this.id, this.outputChars));
+      this.interception.recordTokenUsage(
+        requestAndDeltasEstimate(this.interception.requestTextChars, this.id, this.outputChars),
+      );
     this.usage = null;
     return { stopReason: this.stopReason, error: this.error };
   }
@@ -308,7 +292,7 @@ export class ResponsesStreamParser implements StreamParser {
     // No terminal event: the provider's usage never arrived.
     if (!this.outcome && this.responseId !== null)
       this.interception.recordTokenUsage(
-        estimatedUsage(this.interception, this.responseId, this.outputChars),
+        requestAndDeltasEstimate(this.interception.requestTextChars, this.responseId, this.outputChars),
       );
     const outcome = this.outcome ?? { stopReason: null };
     return { stopReason: outcome.stopReason, error: this.error ?? outcome.error ?? null };
