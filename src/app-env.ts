@@ -1,4 +1,5 @@
 import type { Actor } from "./auth/actor";
+import type { Interception } from "./bridge/interception";
 import type { Config, Env } from "./config";
 import type { ProviderInstance } from "./providers/instances";
 
@@ -12,5 +13,7 @@ export interface AppEnv {
     instance: ProviderInstance;
     /** Milliseconds spent resolving the caller (key lookup), for Server-Timing and metrics. */
     authMs: number;
+    /** The bridged request's interception, so an unexpected error still ends it (app.onError). */
+    interception: Interception;
   };
 }

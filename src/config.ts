@@ -33,6 +33,7 @@ export interface Env {
   RECORDS_RETRY_BASE_SECONDS?: string;
   UPSTREAM_IDLE_TIMEOUT_SECONDS?: string;
   DISCONNECT_DRAIN_SECONDS?: string;
+  START_RECORD_DELAY_SECONDS?: string;
   BACKGROUND_POLL_FIRST_SECONDS?: string;
   /** Follow-up polls for background responses (src/background/follow.ts). */
   BACKGROUND?: Queue<unknown>;
@@ -59,6 +60,8 @@ export interface Config {
   upstreamIdleTimeoutMs: number;
   /** After a client disconnect, how long the relay keeps reading for the final usage (≤ 30 s). */
   disconnectDrainMs: number;
+  /** How long a request runs before its start record is queued on its own (src/bridge/interception.ts). */
+  startRecordDelayMs: number;
   /** First delay before polling a background response; doubles per poll (src/background). */
   backgroundPollFirstSeconds: number;
   /** First retry delay for a failed D1 write in the records consumer (0 = at once). */
@@ -124,6 +127,8 @@ export function parseConfig(env: Env): Config {
     upstreamIdleTimeoutMs: parsePositiveInt(env, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 300) * 1000,
     // waitUntil gives a request about 30 s after its response ends; the drain must finish within it.
     disconnectDrainMs: parseIntInRange(env, "DISCONNECT_DRAIN_SECONDS", 25, 1, 28) * 1000,
+    // Held in waitUntil when the handler throws, so it must stay within waitUntil's ~30 s.
+    startRecordDelayMs: parseIntInRange(env, "START_RECORD_DELAY_SECONDS", 10, 0, 25) * 1000,
     backgroundPollFirstSeconds: parseIntInRange(env, "BACKGROUND_POLL_FIRST_SECONDS", 5, 1, 3600),
     recordsRetryBaseSeconds: parseIntInRange(env, "RECORDS_RETRY_BASE_SECONDS", 2, 0, 300),
     mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",

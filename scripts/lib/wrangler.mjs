@@ -72,7 +72,7 @@ export function envFileValue(value) {
  *   leaves workerd children behind when only its own PID is killed.
  *
  * `config`/`script` select another Worker; `extraArgs` go to wrangler dev as they are.
- * Returns { url, pid, output(), stop() }.
+ * Returns { url, pid, inspectorPort, output(), stop() }.
  */
 export async function startWranglerDev({
   vars,
@@ -162,5 +162,5 @@ export async function startWranglerDev({
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { name, url, pid: child.pid, stop, output: () => output };
+  return { name, url, pid: child.pid, inspectorPort, stop, output: () => output };
 }

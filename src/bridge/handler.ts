@@ -6,6 +6,7 @@ import type { Context } from "hono";
 import { observeCachePrefix } from "../analytics/observe";
 import type { AppEnv } from "../app-env";
 import { followBackgroundResponse } from "../background/follow";
+import { ConfigError } from "../config";
 import { RequestLimits } from "../limits/admission";
 import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
@@ -54,6 +55,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
           header: request.headers.get(RECORD_HEADER),
           key: config.recording.redactionKey,
         },
+        startRecordDelayMs: config.startRecordDelayMs,
       },
       {
         actor,
@@ -70,6 +72,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
         method: request.method,
       },
     );
+    c.set("interception", interception);
     interception.timings.auth = c.get("authMs") ?? 0;
     interception.timings.parse = parseMs;
     interception.requestTextChars = requestTextChars(json);
@@ -162,6 +165,22 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     }
     return new Response(raw, { status: upstream.status, headers: responseHeaders });
   };
+}
+
+/**
+ * A bridged request whose handler threw (the API's onError) is recorded as failed, not left
+ * "started". Only the gateway's own configuration messages are recorded: another error's message
+ * may quote request data.
+ */
+export function failInterception(c: Context<AppEnv>, error: unknown): void {
+  const configError = error instanceof ConfigError;
+  c.get("interception")?.end({
+    status: "failed",
+    errorType: configError ? "config_error" : "gateway_error",
+    errorMessage: configError
+      ? error.message
+      : `Internal gateway error (${error instanceof Error ? error.name : "unknown"}).`,
+  });
 }
 
 /** A response that finishes later (OpenAI background): the gateway follows it (src/background). */

@@ -1,7 +1,12 @@
 /**
- * One bridged request from start to end, provider-neutral. The start record is sent to the queue
- * at once (so a crash mid-request still leaves a trace); everything else is buffered and sent with
- * the end record in one batch. All sending happens in ctx.waitUntil: the response never waits.
+ * One bridged request from start to end, provider-neutral. Everything it records is buffered and
+ * sent with the end record in one queue batch: one `sendBatch` per interception, the floor (each
+ * send is Worker CPU, and a consumer invocation writing D1). The end record carries everything the
+ * start record does, so a request that ends in time needs no start record at all. One that is
+ * still running after `startRecordDelayMs` (a long stream) sends its start record then, so that a
+ * request the runtime kills mid-way (eviction, CPU limit) still leaves a trace; a request whose
+ * handler throws ends as failed (handler.ts). All sending happens in ctx.waitUntil: the response
+ * never waits.
  */
 import { uuidv7 } from "uuidv7";
 import type { Actor } from "../auth/actor";
@@ -24,7 +29,14 @@ export interface InterceptionContext {
   ctx: WaitUntil;
   /** What may be recorded of this request's content (mode, header, marker key): src/redaction. */
   recording: RecordingRequest;
+  /** How long a request may run before its start record is sent on its own (0: at once). */
+  startRecordDelayMs?: number;
 }
+
+/** Per isolate: when each gateway key's last use was last queued (see keyUseRecord). */
+const keyUseQueuedAt = new Map<string, number>();
+/** A key's `last_used_at` is kept to the minute: one write per key per minute, not per request. */
+const KEY_USE_RESOLUTION_MS = 60_000;
 
 /** The one part of ExecutionContext the bridge uses (Hono and workers-types disagree on the rest). */
 export interface WaitUntil {
@@ -119,6 +131,8 @@ export class Interception {
   private readonly cost = { micros: 0, unpriced: false };
   private readonly endListeners: ((summary: InterceptionSummary) => void)[] = [];
   private readonly guard: RecordingGuard;
+  /** The start record until it is sent (on its timer) or made redundant by the end record. */
+  private pendingStart: { timer: ReturnType<typeof setTimeout>; release: () => void } | null = null;
 
   constructor(
     private readonly context: InterceptionContext,
@@ -147,10 +161,34 @@ export class Interception {
     this.route = open.route ?? `/${open.provider}/${open.providerName}`;
     this.method = open.method ?? "POST";
     writeMetric(context.env.METRICS, "interception_start", this.labels(), { count: 1 });
-    this.send([
-      { kind: "interception_started", ...this.info },
-      { kind: "key_used", id: open.actor.keyId, usedAt: this.info.startedAt },
-    ]);
+    const keyUse = keyUseRecord(open.actor.keyId, this.info.startedAt);
+    if (keyUse) this.buffer.push(keyUse);
+    this.deferStart(context.startRecordDelayMs ?? 0);
+  }
+
+  /**
+   * Holds the start record back for `delayMs`. The waitUntil keeps the request's context alive
+   * until the interception ends or the timer fires, so the timer still runs if the handler throws
+   * or the response is already complete; it costs nothing for a request that ends in time.
+   */
+  private deferStart(delayMs: number): void {
+    const sendStart = () => this.send([{ kind: "interception_started", ...this.info }]);
+    if (delayMs <= 0) {
+      sendStart();
+      return;
+    }
+    let release!: () => void;
+    this.context.ctx.waitUntil(
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
+    const timer = setTimeout(() => {
+      this.pendingStart = null;
+      sendStart();
+      release();
+    }, delayMs);
+    this.pendingStart = { timer, release };
   }
 
   get id(): string {
@@ -258,6 +296,12 @@ export class Interception {
       upstreamInstance: this.upstream.instance,
       fallback: this.upstream.fallback,
     };
+    if (this.pendingStart) {
+      // The end record carries every start field: the start record is not needed any more.
+      clearTimeout(this.pendingStart.timer);
+      this.pendingStart.release();
+      this.pendingStart = null;
+    }
     const records = this.buffer.splice(0);
     this.send([...records, this.ended]);
     this.writeEndMetrics(records, this.ended);
@@ -401,6 +445,18 @@ export class Interception {
         }),
     );
   }
+}
+
+/**
+ * A key_used record, at most once per key per minute per isolate: `last_used_at` answers "is this
+ * key still in use", and a D1 write per request for it would be most of the writes a busy key makes.
+ */
+function keyUseRecord(keyId: string, usedAt: number): RecordMessage | null {
+  const last = keyUseQueuedAt.get(keyId);
+  if (last !== undefined && usedAt - last < KEY_USE_RESOLUTION_MS) return null;
+  if (keyUseQueuedAt.size >= 10_000) keyUseQueuedAt.clear(); // bounded memory in a long-lived isolate
+  keyUseQueuedAt.set(keyId, usedAt);
+  return { kind: "key_used", id: keyId, usedAt };
 }
 
 function bounded<T extends string | null>(value: T, max = 256): T {

@@ -8,6 +8,7 @@
 import { type Context, Hono, type Next } from "hono";
 import { cors } from "hono/cors";
 import type { AppEnv } from "../app-env";
+import { failInterception } from "../bridge/handler";
 import { ConfigError, getConfig } from "../config";
 import { log } from "../log";
 import { anthropicError } from "./anthropic/errors";
@@ -23,6 +24,7 @@ function apiApp(routes: Hono<AppEnv>, errorResponse: ErrorResponse): Hono<AppEnv
   api.route("/:instance", routes);
   api.notFound((c) => errorResponse(404, `No route for ${c.req.method} ${c.req.path}.`));
   api.onError((error, c) => {
+    failInterception(c, error);
     if (error instanceof ConfigError) return errorResponse(500, error.message);
     log.error("unhandled_error", {
       path: c.req.path,

@@ -5,7 +5,7 @@
  * gives, escapes and all, and fall back to parsing for any other shape.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { app } from "../../src/app";
 import type { Interception } from "../../src/bridge/interception";
 import type { Env } from "../../src/config";
@@ -33,37 +33,97 @@ function recordingQueue() {
   return { batches, queue: queue as unknown as Queue<unknown> };
 }
 
+const messagesRequest = (headers: Record<string, string> = {}) =>
+  new Request(`${GATEWAY}/anthropic/v1/messages`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+      "x-api-key": gatewayKey,
+      ...headers,
+    },
+    body: JSON.stringify({
+      model: "claude-sonnet-4-5-20250929",
+      max_tokens: 64,
+      stream: true,
+      system: [{ type: "text", text: "Be brief.", cache_control: { type: "ephemeral" } }],
+      messages: [{ role: "user", content: "Hello" }],
+    }),
+  });
+
 describe("queue sends per interception", () => {
-  it("a streamed request sends two batches: the start, then everything else with the end (fingerprint included)", async () => {
+  it("a request that ends in time is one batch: the end record with everything (no start record, key use once a minute)", async () => {
+    const kindsOf = async () => {
+      const { batches, queue } = recordingQueue();
+      const ctx = createExecutionContext();
+      const response = await app.fetch(
+        messagesRequest(),
+        { ...(env as unknown as Env), RECORDS: queue },
+        ctx,
+      );
+      expect(response.status).toBe(200);
+      await response.text();
+      await waitOnExecutionContext(ctx);
+      return batches.map((batch) => batch.map((r) => r.kind).sort());
+    };
+    // The key's first use in this isolate is recorded; the next within the minute is not.
+    expect(await kindsOf()).toEqual([
+      ["cache_fingerprint", "interception_ended", "key_used", "prompt", "token_usage"],
+    ]);
+    expect(await kindsOf()).toEqual([["cache_fingerprint", "interception_ended", "prompt", "token_usage"]]);
+  });
+
+  it("a request still running after START_RECORD_DELAY_SECONDS sends its start record then, and the rest with the end", async () => {
     const { batches, queue } = recordingQueue();
     const ctx = createExecutionContext();
+    const trace = `start-delay-${crypto.randomUUID()}`;
     const response = await app.fetch(
-      new Request(`${GATEWAY}/anthropic/v1/messages`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "anthropic-version": "2023-06-01",
-          "x-api-key": gatewayKey,
-        },
-        body: JSON.stringify({
-          model: "claude-sonnet-4-5-20250929",
-          max_tokens: 64,
-          stream: true,
-          system: [{ type: "text", text: "Be brief.", cache_control: { type: "ephemeral" } }],
-          messages: [{ role: "user", content: "Hello" }],
-        }),
-      }),
-      { ...(env as unknown as Env), RECORDS: queue },
+      messagesRequest({ "x-fake-scenario": "gated", "x-fake-trace": trace }),
+      { ...(env as unknown as Env), RECORDS: queue, START_RECORD_DELAY_SECONDS: "1" },
       ctx,
     );
     expect(response.status).toBe(200);
-    await response.text();
+    const reader = response.body!.getReader();
+    await reader.read(); // the first events; the fake holds the rest back
+    await new Promise((r) => setTimeout(r, 1_300));
+    // The start record went out on its own while the stream was still open.
+    expect(batches.map((batch) => batch.map((r) => r.kind))).toEqual([["interception_started"]]);
+    await fetch(`${inject("anthropicUrl")}/__fake/release/${trace}`, { method: "POST" });
+    while (!(await reader.read()).done) {}
     await waitOnExecutionContext(ctx);
-    const kinds = batches.map((batch) => batch.map((r) => r.kind).sort());
-    expect(kinds).toEqual([
-      ["interception_started", "key_used"],
-      ["cache_fingerprint", "interception_ended", "prompt", "token_usage"],
-    ]);
+    expect(batches).toHaveLength(2);
+    expect(batches[1]!.map((r) => r.kind)).toContain("interception_ended");
+    expect(batches[1]!.map((r) => r.kind)).not.toContain("interception_started");
+  });
+
+  it("a handler that throws after the interception opened records it as failed, not left started", async () => {
+    const { batches, queue } = recordingQueue();
+    const ctx = createExecutionContext();
+    // The handler's second waitUntil (the cache fingerprint's, after the interception opened)
+    // throws, as any unexpected failure in the request path would.
+    let calls = 0;
+    const failingCtx = {
+      waitUntil(promise: Promise<unknown>) {
+        calls += 1;
+        if (calls === 2) throw new TypeError("unexpected");
+        ctx.waitUntil(promise);
+      },
+      passThroughOnException: () => ctx.passThroughOnException(),
+    } as unknown as ExecutionContext;
+    const response = await app.fetch(
+      messagesRequest(),
+      { ...(env as unknown as Env), RECORDS: queue },
+      failingCtx,
+    );
+    expect(response.status).toBe(500);
+    expect(await response.json()).toMatchObject({ error: { message: "Internal gateway error." } });
+    await waitOnExecutionContext(ctx);
+    const records = batches.flat();
+    expect(records.find((r) => r.kind === "interception_ended")).toMatchObject({
+      status: "failed",
+      errorType: "gateway_error",
+      errorMessage: "Internal gateway error (TypeError).",
+    });
   });
 });
 

@@ -1,0 +1,148 @@
+/**
+ * A/B of the gateway's CPU per request in workerd: this checkout against other checkouts (or
+ * other entry scripts), beside the JS-relay pass-through Worker, in one run. For trying a change:
+ * the full benchmark's CPU phase is the reference figure; this answers "did it help" in minutes.
+ *
+ *   node bench/ab.mjs --variant base=/path/to/other/checkout [--variant …] [--blocks 8] [--per-block 20] [--shape chat|turn]
+ *
+ * Every variant is bundled from its own checkout (`wrangler deploy --dry-run` there) and run under
+ * its own `wrangler dev` with the same local state (migrations applied, one gateway key), the same
+ * vars and the bench's fake upstream. Blocks of sequential requests rotate over the paths; after
+ * each block the run waits for deferred work (waitUntil, the records consumer) and counts the
+ * workerd processes' CPU (/proc), less the idle rate measured first. Prints ms per request and the
+ * ratio to the JS relay.
+ */
+import { execFileSync, fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { claudeCodeBody } from "./fixtures/claude-code-body.mjs";
+import { createAgent, expectOk, post } from "./lib/client.mjs";
+import { PROVIDER_KEY } from "./lib/upstream.mjs";
+import { cpuMs, devProcesses, OFFLINE_ENV, PROJECT_ROOT, startWranglerDev, wranglerRun } from "./lib/wrangler.mjs";
+
+const { values: opts } = parseArgs({
+  options: {
+    variant: { type: "string", multiple: true, default: [] },
+    blocks: { type: "string", default: "8" },
+    "per-block": { type: "string", default: "20" },
+    shape: { type: "string", default: "chat" },
+    settle: { type: "string", default: "1300" },
+  },
+});
+
+const chatBody = JSON.stringify({
+  model: "claude-sonnet-4-5-20250929",
+  max_tokens: 1024,
+  system: [{ type: "text", text: "You are a helpful assistant.", cache_control: { type: "ephemeral" } }],
+  messages: [{ role: "user", content: "Say hello to the benchmark, in one short sentence please." }],
+  metadata: { user_id: "user_bench_session_00000000-0000-4000-8000-000000000000" },
+  stream: true,
+});
+const shape =
+  opts.shape === "turn"
+    ? { body: claudeCodeBody(86 * 1024), headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" } }
+    : { body: chatBody, headers: { "x-bench-events": "20" } };
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  const state = await mkdtemp(join(tmpdir(), "aibridge-ab-"));
+  const upstream = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const devs = [];
+  try {
+    const { url: upstreamUrl } = await new Promise((r) => upstream.once("message", r));
+    const seed = join(state, "seed");
+    await mkdir(seed, { recursive: true });
+    await wranglerRun(["d1", "migrations", "apply", "DB", "--local", "--persist-to", seed]);
+    const key = execFileSync(
+      process.execPath,
+      [join(PROJECT_ROOT, "scripts/keys.mjs"), "create", "--user", "bench@example.com", "--persist-to", seed],
+      { cwd: PROJECT_ROOT, env: { ...process.env, ...OFFLINE_ENV } },
+    )
+      .toString()
+      .trim()
+      .split("\n")
+      .pop();
+    const vars = {
+      ANTHROPIC_BASE_URL: upstreamUrl,
+      OPENAI_BASE_URL: `${upstreamUrl}/v1`,
+      ANTHROPIC_API_KEY: PROVIDER_KEY,
+      OPENAI_API_KEY: "sk-openai-bench-unused",
+      ADMIN_TOKEN: randomBytes(24).toString("hex"),
+      MCP_SERVERS: "[]",
+    };
+    const variants = [["this", PROJECT_ROOT], ...opts.variant.map((v) => v.split("=")).map(([n, p]) => [n, resolve(p)])];
+    const common = {
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+      "user-agent": "claude-cli/2.0.0 (external, cli)",
+      ...shape.headers,
+    };
+    const passthrough = await startWranglerDev({
+      name: "passthrough",
+      config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
+      vars: { UPSTREAM_URL: upstreamUrl },
+      persistTo: join(state, "passthrough"),
+    });
+    devs.push(passthrough);
+    const paths = [
+      { name: "jsrelay", dev: passthrough, url: `${passthrough.url}/anthropic/v1/messages`, headers: { ...common, "x-api-key": PROVIDER_KEY, "x-bench-relay": "js" } },
+    ];
+    for (const [name, root] of variants) {
+      const persistTo = join(state, name);
+      await cp(seed, persistTo, { recursive: true });
+      const dev = await startWranglerDev({ name, config: join(root, "wrangler.toml"), prebuild: true, vars, persistTo });
+      devs.push(dev);
+      paths.push({ name, dev, url: `${dev.url}/anthropic/v1/messages`, headers: { ...common, "x-api-key": key } });
+    }
+    for (const p of paths) p.agent = createAgent(4);
+    const processes = new Map(paths.map((p) => [p.dev, devProcesses(p.dev.pid).workerd]));
+    const send = async (p) => expectOk(p.name, await post(p.url, { agent: p.agent, headers: p.headers, body: shape.body }));
+    for (const p of paths) for (let i = 0; i < 10; i++) await send(p);
+    await sleep(Number(opts.settle));
+    const idleAt = new Map([...processes].map(([dev, pids]) => [dev, { cpu: cpuMs(pids), at: performance.now() }]));
+    await sleep(3000);
+    const idle = new Map([...processes].map(([dev, pids]) => {
+      const a = idleAt.get(dev);
+      return [dev, (cpuMs(pids) - a.cpu) / (performance.now() - a.at)];
+    }));
+    const totals = Object.fromEntries(paths.map((p) => [p.name, { cpu: 0, requests: 0, blocks: [] }]));
+    const perBlock = Number(opts["per-block"]);
+    for (let block = 0; block < Number(opts.blocks); block++) {
+      for (let k = 0; k < paths.length; k++) {
+        const p = paths[(block + k) % paths.length];
+        const pids = processes.get(p.dev);
+        const a = { cpu: cpuMs(pids), at: performance.now() };
+        for (let i = 0; i < perBlock; i++) await send(p);
+        await sleep(Number(opts.settle));
+        const used = cpuMs(pids) - a.cpu - idle.get(p.dev) * (performance.now() - a.at);
+        totals[p.name].cpu += used;
+        totals[p.name].requests += perBlock;
+        totals[p.name].blocks.push(used / perBlock);
+      }
+    }
+    const relay = totals.jsrelay.cpu / totals.jsrelay.requests;
+    console.log(`${opts.shape}: workerd CPU ms per request over ${opts.blocks} blocks × ${perBlock}`);
+    for (const [name, t] of Object.entries(totals)) {
+      const perRequest = t.cpu / t.requests;
+      const blocks = t.blocks.map((b) => b.toFixed(1)).join(" ");
+      console.log(`  ${name.padEnd(12)} ${perRequest.toFixed(2).padStart(8)}  ${(perRequest / relay).toFixed(2)}× JS relay   [${blocks}]`);
+    }
+  } finally {
+    for (const dev of devs) await dev.stop();
+    upstream.kill("SIGTERM");
+    await rm(state, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,183 @@
+/**
+ * A CPU profile of the gateway inside workerd: where a request's CPU goes in the runtime that
+ * bills it (bench/request-cpu.mjs profiles the same code in Node, whose streams and fetch differ).
+ *
+ * Starts the bench's fake upstream and the gateway under `wrangler dev` (prebuilt, local state, a
+ * real key, recording on), connects to the Worker's V8 inspector (the Chrome DevTools protocol on
+ * wrangler's inspector port), and samples while it sends sequential requests. Writes the profile
+ * (open it in Chrome DevTools → Performance, or speedscope) and prints the heaviest functions.
+ *
+ *   node bench/profile-workerd.mjs [--requests 300] [--shape chat|turn] [--out bench/out/workerd.cpuprofile]
+ */
+import { execFileSync, fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import WebSocket from "ws";
+import { claudeCodeBody } from "./fixtures/claude-code-body.mjs";
+import { createAgent, expectOk, post } from "./lib/client.mjs";
+import { PROVIDER_KEY } from "./lib/upstream.mjs";
+import { OFFLINE_ENV, PROJECT_ROOT, startWranglerDev, wranglerRun } from "./lib/wrangler.mjs";
+
+const { values: opts } = parseArgs({
+  options: {
+    requests: { type: "string", default: "300" },
+    shape: { type: "string", default: "chat" },
+    out: { type: "string", default: join(PROJECT_ROOT, "bench/out/workerd.cpuprofile") },
+    interval: { type: "string", default: "50" },
+  },
+});
+
+const body = JSON.stringify({
+  model: "claude-sonnet-4-5-20250929",
+  max_tokens: 1024,
+  system: [{ type: "text", text: "You are a helpful assistant.", cache_control: { type: "ephemeral" } }],
+  messages: [{ role: "user", content: "Say hello to the benchmark, in one short sentence please." }],
+  metadata: { user_id: "user_bench_session_00000000-0000-4000-8000-000000000000" },
+  stream: true,
+});
+const shape =
+  opts.shape === "turn"
+    ? { body: claudeCodeBody(86 * 1024), headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" } }
+    : { body, headers: { "x-bench-events": "20" } };
+
+/** A minimal Chrome DevTools protocol session over the inspector's WebSocket. */
+async function inspect(port) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  let next = 1;
+  const waiting = new Map();
+  ws.on("message", (data) => {
+    const message = JSON.parse(data.toString());
+    const done = waiting.get(message.id);
+    if (!done) return;
+    waiting.delete(message.id);
+    if (message.error) done.reject(new Error(JSON.stringify(message.error)));
+    else done.resolve(message.result);
+  });
+  return {
+    call: (method, params = {}) =>
+      new Promise((resolve, reject) => {
+        const id = next++;
+        waiting.set(id, { resolve, reject });
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.close(),
+  };
+}
+
+/** The heaviest functions of a profile, by self time and by inclusive time. */
+export function summarize(profile, top = 30) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const counts = new Map();
+  for (const s of profile.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
+  const name = (n) => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber + 1}`;
+  const self = new Map();
+  const inclusive = new Map();
+  let busy = 0;
+  for (const [id, c] of counts) {
+    const node = byId.get(id);
+    if (node.callFrame.functionName === "(idle)") continue;
+    busy += c;
+    self.set(name(node), (self.get(name(node)) ?? 0) + c);
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const k = name(byId.get(cur));
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + c);
+    }
+  }
+  const rows = (m) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, v]) => `${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`)
+      .join("\n");
+  return { busy, text: `SELF (% of busy samples)\n${rows(self)}\n\nINCLUSIVE\n${rows(inclusive)}` };
+}
+
+async function main() {
+  const state = await mkdtemp(join(tmpdir(), "aibridge-profile-"));
+  const upstream = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  let dev;
+  try {
+    const { url: upstreamUrl } = await new Promise((resolve) => upstream.once("message", resolve));
+    const persistTo = join(state, "gateway");
+    await mkdir(persistTo, { recursive: true });
+    await wranglerRun(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+    const keyOut = execFileSync(
+      process.execPath,
+      [join(PROJECT_ROOT, "scripts/keys.mjs"), "create", "--user", "bench@example.com", "--persist-to", persistTo],
+      { cwd: PROJECT_ROOT, env: { ...process.env, ...OFFLINE_ENV } },
+    );
+    const key = keyOut.toString().trim().split("\n").pop();
+    dev = await startWranglerDev({
+      name: "gateway",
+      config: join(PROJECT_ROOT, "wrangler.toml"),
+      prebuild: true,
+      persistTo,
+      vars: {
+        ANTHROPIC_BASE_URL: upstreamUrl,
+        OPENAI_BASE_URL: `${upstreamUrl}/v1`,
+        ANTHROPIC_API_KEY: PROVIDER_KEY,
+        OPENAI_API_KEY: "sk-openai-bench-unused",
+        ADMIN_TOKEN: randomBytes(24).toString("hex"),
+        MCP_SERVERS: "[]",
+      },
+    });
+    const path = {
+      name: "gateway",
+      url: `${dev.url}/anthropic/v1/messages`,
+      agent: createAgent(4),
+      headers: {
+        "content-type": "application/json",
+        "anthropic-version": "2023-06-01",
+        "user-agent": "claude-cli/2.0.0 (external, cli)",
+        "x-api-key": key,
+        ...shape.headers,
+      },
+    };
+    const send = async () => expectOk("gateway", await post(path.url, { agent: path.agent, headers: path.headers, body: shape.body }));
+    for (let i = 0; i < 40; i++) await send();
+    const session = await inspect(dev.inspectorPort);
+    await session.call("Profiler.enable");
+    await session.call("Profiler.setSamplingInterval", { interval: Number(opts.interval) });
+    await session.call("Profiler.start");
+    const n = Number(opts.requests);
+    for (let i = 0; i < n; i++) await send();
+    await new Promise((r) => setTimeout(r, 1500)); // deferred work: waitUntil, the queue consumer
+    const { profile } = await session.call("Profiler.stop");
+    session.close();
+    path.agent.destroy();
+    await mkdir(join(opts.out, ".."), { recursive: true });
+    await writeFile(opts.out, JSON.stringify(profile));
+    const summary = summarize(profile);
+    const ms = (summary.busy * Number(opts.interval)) / 1000;
+    console.log(`${n} ${opts.shape} requests; busy ${ms.toFixed(0)} ms sampled (${(ms / n).toFixed(2)} ms per request) in the Worker's isolate; profile: ${opts.out}\n`);
+    console.log(summary.text);
+  } finally {
+    await dev?.stop();
+    upstream.kill("SIGTERM");
+    await rm(state, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
