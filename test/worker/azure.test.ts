@@ -278,9 +278,16 @@ describe("a Bearer instance", () => {
     await openaiClient("plain", trace, gatewayKey, {
       "api-key": "client-sent-api-key-value-0000",
     }).chat.completions.create(chat);
-    const [seen] = await received(OPENAI, trace);
-    expect(seen?.headers.authorization).toBe(`Bearer ${SECRETS.PLAIN_KEY}`);
-    expect(seen?.headers["api-key"]).toBeUndefined();
+    // With the user's own key nothing is swapped in: only the header filter stands between.
+    await openaiClient("plain", trace, "sk-users-own-plain-key-0000000001", {
+      "x-aibridge-key": gatewayKey,
+      "api-key": "client-sent-api-key-value-0000",
+    }).chat.completions.create(chat);
+    const [central, byok] = await received(OPENAI, trace);
+    expect(central?.headers.authorization).toBe(`Bearer ${SECRETS.PLAIN_KEY}`);
+    expect(byok?.headers.authorization).toBe("Bearer sk-users-own-plain-key-0000000001");
+    expect(central?.headers["api-key"]).toBeUndefined();
+    expect(byok?.headers["api-key"]).toBeUndefined();
   });
 });
 
