@@ -20,10 +20,12 @@ export function instanceCredential(
   if (actor.byokCredential) return actor.byokCredential;
   const key = instance.keys[keyIndex];
   if (key === undefined) throw new ConfigError(...instance.noKey);
-  return {
-    header: instance.keyHeader,
-    value: instance.keyHeader === "authorization" ? `Bearer ${key}` : key,
-  };
+  return keyCredential(instance.keyHeader, key);
+}
+
+/** A central key in the header its instance takes it in (`Bearer ` for authorization). */
+export function keyCredential(header: ProviderInstance["keyHeader"], key: string): UpstreamCredential {
+  return { header, value: header === "authorization" ? `Bearer ${key}` : key };
 }
 
 /**
