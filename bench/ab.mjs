@@ -3,7 +3,9 @@
  * other entry scripts), beside the JS-relay pass-through Worker, in one run. For trying a change:
  * the full benchmark's CPU phase is the reference figure; this answers "did it help" in minutes.
  *
- *   node bench/ab.mjs --variant base=/path/to/other/checkout [--variant …] [--blocks 8] [--per-block 20] [--shape chat|turn]
+ *   node bench/ab.mjs --variant base=/path/to/other/checkout[:entry.js] [--variant …] [--blocks 8] [--per-block 20] [--shape chat|turn]
+ *
+ * `:entry.js` runs another entry script of that checkout (e.g. bench/variants/gateway-no-recording.js).
  *
  * Every variant is bundled from its own checkout (`wrangler deploy --dry-run` there) and run under
  * its own `wrangler dev` with the same local state (migrations applied, one gateway key), the same
@@ -22,7 +24,14 @@ import { parseArgs } from "node:util";
 import { claudeCodeBody } from "./fixtures/claude-code-body.mjs";
 import { createAgent, expectOk, post } from "./lib/client.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
-import { cpuMs, devProcesses, OFFLINE_ENV, PROJECT_ROOT, startWranglerDev, wranglerRun } from "./lib/wrangler.mjs";
+import {
+  cpuMs,
+  devProcesses,
+  OFFLINE_ENV,
+  PROJECT_ROOT,
+  startWranglerDev,
+  wranglerRun,
+} from "./lib/wrangler.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -44,14 +53,19 @@ const chatBody = JSON.stringify({
 });
 const shape =
   opts.shape === "turn"
-    ? { body: claudeCodeBody(86 * 1024), headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" } }
+    ? {
+        body: claudeCodeBody(86 * 1024),
+        headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" },
+      }
     : { body: chatBody, headers: { "x-bench-events": "20" } };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const state = await mkdtemp(join(tmpdir(), "aibridge-ab-"));
-  const upstream = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const upstream = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const devs = [];
   try {
     const { url: upstreamUrl } = await new Promise((r) => upstream.once("message", r));
@@ -75,7 +89,15 @@ async function main() {
       ADMIN_TOKEN: randomBytes(24).toString("hex"),
       MCP_SERVERS: "[]",
     };
-    const variants = [["this", PROJECT_ROOT], ...opts.variant.map((v) => v.split("=")).map(([n, p]) => [n, resolve(p)])];
+    const variants = [
+      ["this", PROJECT_ROOT, undefined],
+      ...opts.variant
+        .map((v) => /^([^=]+)=([^:]+)(?::(.+))?$/.exec(v))
+        .map((m) => {
+          if (!m) throw new Error("--variant name=/path/to/checkout[:entry.js]");
+          return [m[1], resolve(m[2]), m[3] && join(resolve(m[2]), m[3])];
+        }),
+    ];
     const common = {
       "content-type": "application/json",
       "anthropic-version": "2023-06-01",
@@ -90,26 +112,48 @@ async function main() {
     });
     devs.push(passthrough);
     const paths = [
-      { name: "jsrelay", dev: passthrough, url: `${passthrough.url}/anthropic/v1/messages`, headers: { ...common, "x-api-key": PROVIDER_KEY, "x-bench-relay": "js" } },
+      {
+        name: "jsrelay",
+        dev: passthrough,
+        url: `${passthrough.url}/anthropic/v1/messages`,
+        headers: { ...common, "x-api-key": PROVIDER_KEY, "x-bench-relay": "js" },
+      },
     ];
-    for (const [name, root] of variants) {
+    for (const [name, root, script] of variants) {
       const persistTo = join(state, name);
       await cp(seed, persistTo, { recursive: true });
-      const dev = await startWranglerDev({ name, config: join(root, "wrangler.toml"), prebuild: true, vars, persistTo });
+      const dev = await startWranglerDev({
+        name,
+        config: join(root, "wrangler.toml"),
+        script,
+        prebuild: true,
+        vars,
+        persistTo,
+      });
       devs.push(dev);
-      paths.push({ name, dev, url: `${dev.url}/anthropic/v1/messages`, headers: { ...common, "x-api-key": key } });
+      paths.push({
+        name,
+        dev,
+        url: `${dev.url}/anthropic/v1/messages`,
+        headers: { ...common, "x-api-key": key },
+      });
     }
     for (const p of paths) p.agent = createAgent(4);
     const processes = new Map(paths.map((p) => [p.dev, devProcesses(p.dev.pid).workerd]));
-    const send = async (p) => expectOk(p.name, await post(p.url, { agent: p.agent, headers: p.headers, body: shape.body }));
+    const send = async (p) =>
+      expectOk(p.name, await post(p.url, { agent: p.agent, headers: p.headers, body: shape.body }));
     for (const p of paths) for (let i = 0; i < 10; i++) await send(p);
     await sleep(Number(opts.settle));
-    const idleAt = new Map([...processes].map(([dev, pids]) => [dev, { cpu: cpuMs(pids), at: performance.now() }]));
+    const idleAt = new Map(
+      [...processes].map(([dev, pids]) => [dev, { cpu: cpuMs(pids), at: performance.now() }]),
+    );
     await sleep(3000);
-    const idle = new Map([...processes].map(([dev, pids]) => {
-      const a = idleAt.get(dev);
-      return [dev, (cpuMs(pids) - a.cpu) / (performance.now() - a.at)];
-    }));
+    const idle = new Map(
+      [...processes].map(([dev, pids]) => {
+        const a = idleAt.get(dev);
+        return [dev, (cpuMs(pids) - a.cpu) / (performance.now() - a.at)];
+      }),
+    );
     const totals = Object.fromEntries(paths.map((p) => [p.name, { cpu: 0, requests: 0, blocks: [] }]));
     const perBlock = Number(opts["per-block"]);
     for (let block = 0; block < Number(opts.blocks); block++) {
@@ -130,7 +174,9 @@ async function main() {
     for (const [name, t] of Object.entries(totals)) {
       const perRequest = t.cpu / t.requests;
       const blocks = t.blocks.map((b) => b.toFixed(1)).join(" ");
-      console.log(`  ${name.padEnd(12)} ${perRequest.toFixed(2).padStart(8)}  ${(perRequest / relay).toFixed(2)}× JS relay   [${blocks}]`);
+      console.log(
+        `  ${name.padEnd(12)} ${perRequest.toFixed(2).padStart(8)}  ${(perRequest / relay).toFixed(2)}× JS relay   [${blocks}]`,
+      );
     }
   } finally {
     for (const dev of devs) await dev.stop();

@@ -7,7 +7,10 @@
  * wrangler's inspector port), and samples while it sends sequential requests. Writes the profile
  * (open it in Chrome DevTools → Performance, or speedscope) and prints the heaviest functions.
  *
- *   node bench/profile-workerd.mjs [--requests 300] [--shape chat|turn] [--out bench/out/workerd.cpuprofile]
+ *   node bench/profile-workerd.mjs [--requests 300] [--shape chat|turn] [--worker gateway|relay] [--out …]
+ *
+ * `--worker relay` profiles the JS-relay pass-through Worker instead (bench/passthrough-worker,
+ * x-bench-relay: js), for the same figure on the floor: busy isolate time per request.
  */
 import { execFileSync, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -27,6 +30,7 @@ const { values: opts } = parseArgs({
     shape: { type: "string", default: "chat" },
     out: { type: "string", default: join(PROJECT_ROOT, "bench/out/workerd.cpuprofile") },
     interval: { type: "string", default: "50" },
+    worker: { type: "string", default: "gateway" },
   },
 });
 
@@ -40,7 +44,10 @@ const body = JSON.stringify({
 });
 const shape =
   opts.shape === "turn"
-    ? { body: claudeCodeBody(86 * 1024), headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" } }
+    ? {
+        body: claudeCodeBody(86 * 1024),
+        headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" },
+      }
     : { body, headers: { "x-bench-events": "20" } };
 
 /** A minimal Chrome DevTools protocol session over the inspector's WebSocket. */
@@ -80,7 +87,8 @@ export function summarize(profile, top = 30) {
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const counts = new Map();
   for (const s of profile.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
-  const name = (n) => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber + 1}`;
+  const name = (n) =>
+    `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber + 1}`;
   const self = new Map();
   const inclusive = new Map();
   let busy = 0;
@@ -108,16 +116,34 @@ export function summarize(profile, top = 30) {
 
 async function main() {
   const state = await mkdtemp(join(tmpdir(), "aibridge-profile-"));
-  const upstream = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const upstream = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   let dev;
   try {
     const { url: upstreamUrl } = await new Promise((resolve) => upstream.once("message", resolve));
     const persistTo = join(state, "gateway");
     await mkdir(persistTo, { recursive: true });
+    if (opts.worker === "relay") {
+      dev = await startWranglerDev({
+        name: "relay",
+        config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
+        vars: { UPSTREAM_URL: upstreamUrl },
+        persistTo,
+      });
+      return await profileRequests(dev, { "x-api-key": PROVIDER_KEY, "x-bench-relay": "js" });
+    }
     await wranglerRun(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
     const keyOut = execFileSync(
       process.execPath,
-      [join(PROJECT_ROOT, "scripts/keys.mjs"), "create", "--user", "bench@example.com", "--persist-to", persistTo],
+      [
+        join(PROJECT_ROOT, "scripts/keys.mjs"),
+        "create",
+        "--user",
+        "bench@example.com",
+        "--persist-to",
+        persistTo,
+      ],
       { cwd: PROJECT_ROOT, env: { ...process.env, ...OFFLINE_ENV } },
     );
     const key = keyOut.toString().trim().split("\n").pop();
@@ -135,41 +161,49 @@ async function main() {
         MCP_SERVERS: "[]",
       },
     });
-    const path = {
-      name: "gateway",
-      url: `${dev.url}/anthropic/v1/messages`,
-      agent: createAgent(4),
-      headers: {
-        "content-type": "application/json",
-        "anthropic-version": "2023-06-01",
-        "user-agent": "claude-cli/2.0.0 (external, cli)",
-        "x-api-key": key,
-        ...shape.headers,
-      },
-    };
-    const send = async () => expectOk("gateway", await post(path.url, { agent: path.agent, headers: path.headers, body: shape.body }));
-    for (let i = 0; i < 40; i++) await send();
-    const session = await inspect(dev.inspectorPort);
-    await session.call("Profiler.enable");
-    await session.call("Profiler.setSamplingInterval", { interval: Number(opts.interval) });
-    await session.call("Profiler.start");
-    const n = Number(opts.requests);
-    for (let i = 0; i < n; i++) await send();
-    await new Promise((r) => setTimeout(r, 1500)); // deferred work: waitUntil, the queue consumer
-    const { profile } = await session.call("Profiler.stop");
-    session.close();
-    path.agent.destroy();
-    await mkdir(join(opts.out, ".."), { recursive: true });
-    await writeFile(opts.out, JSON.stringify(profile));
-    const summary = summarize(profile);
-    const ms = (summary.busy * Number(opts.interval)) / 1000;
-    console.log(`${n} ${opts.shape} requests; busy ${ms.toFixed(0)} ms sampled (${(ms / n).toFixed(2)} ms per request) in the Worker's isolate; profile: ${opts.out}\n`);
-    console.log(summary.text);
+    return await profileRequests(dev, { "x-api-key": key });
   } finally {
     await dev?.stop();
     upstream.kill("SIGTERM");
     await rm(state, { recursive: true, force: true });
   }
+}
+
+/** Warms the Worker up, then samples its isolate while it answers `--requests` sequential requests. */
+async function profileRequests(dev, credentials) {
+  const path = {
+    name: opts.worker,
+    url: `${dev.url}/anthropic/v1/messages`,
+    agent: createAgent(4),
+    headers: {
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+      "user-agent": "claude-cli/2.0.0 (external, cli)",
+      ...credentials,
+      ...shape.headers,
+    },
+  };
+  const send = async () =>
+    expectOk(path.name, await post(path.url, { agent: path.agent, headers: path.headers, body: shape.body }));
+  for (let i = 0; i < 40; i++) await send();
+  const session = await inspect(dev.inspectorPort);
+  await session.call("Profiler.enable");
+  await session.call("Profiler.setSamplingInterval", { interval: Number(opts.interval) });
+  await session.call("Profiler.start");
+  const n = Number(opts.requests);
+  for (let i = 0; i < n; i++) await send();
+  await new Promise((r) => setTimeout(r, 1500)); // deferred work: waitUntil, the queue consumer
+  const { profile } = await session.call("Profiler.stop");
+  session.close();
+  path.agent.destroy();
+  await mkdir(join(opts.out, ".."), { recursive: true });
+  await writeFile(opts.out, JSON.stringify(profile));
+  const summary = summarize(profile);
+  const ms = (summary.busy * Number(opts.interval)) / 1000;
+  console.log(
+    `${opts.worker}: ${n} ${opts.shape} requests; busy ${ms.toFixed(0)} ms sampled (${(ms / n).toFixed(2)} ms per request) in the Worker's isolate; profile: ${opts.out}\n`,
+  );
+  console.log(summary.text);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -160,7 +160,7 @@ const STREAM_BODY = JSON.stringify({ ...JSON.parse(BLOCKING_BODY), stream: true 
 /** The request of an agentic coding turn (system prompt, tools, a conversation), as Claude Code sends it. */
 const TURN_BODY = claudeCodeBody(86 * 1024);
 
-function pathsFor(upstream, passthrough, gateway, gatewayKey, norec) {
+function pathsFor(upstream, passthrough, shaped, gateway, gatewayKey, norec) {
   const common = {
     "content-type": "application/json",
     "anthropic-version": "2023-06-01",
@@ -184,6 +184,14 @@ function pathsFor(upstream, passthrough, gateway, gatewayKey, norec) {
       url: `${passthrough.url}/anthropic/v1/messages`,
       headers: { ...provider, "x-bench-relay": "js" },
       dev: passthrough,
+    },
+    {
+      // The same JS relay deployed the way the gateway is: Workers Static Assets with
+      // run_worker_first, and one log line per request (bench/passthrough-worker/wrangler.shaped.toml).
+      name: "shaped",
+      url: `${shaped.url}/anthropic/v1/messages`,
+      headers: { ...provider, "x-bench-relay": "js" },
+      dev: shaped,
     },
     {
       name: "norec",
@@ -344,7 +352,7 @@ async function memoryPhase(paths, upstream) {
   const out = {};
   for (const path of paths) {
     // The recording-off variant adds nothing to the no-buffering question: the relay is the same.
-    if (!path.dev || path.name === "norec") {
+    if (!path.dev || path.name === "norec" || path.name === "shaped") {
       out[path.name] = null;
       continue;
     }
@@ -508,6 +516,7 @@ const COLUMNS = [
   ["direct", "direct"],
   ["passthrough", "native pass-through"],
   ["jsrelay", "JS-relay pass-through"],
+  ["shaped", "JS relay deployed like the gateway"],
   ["norec", "gateway, recording off"],
   ["gateway", "gateway"],
 ];
@@ -524,6 +533,7 @@ function summarize(latency, tput, memory, cpu) {
       values,
       ratio: ratio(values.gateway, values.passthrough),
       ratioJs: ratio(values.gateway, values.jsrelay),
+      ratioShaped: ratio(values.gateway, values.shaped),
       lowerIsBetter,
       target,
       against,
@@ -610,7 +620,7 @@ function formatAttribution(cpu) {
     "|---|---:|---:|",
     `| recording off (no queue, no metrics, no log line) | ${f("norec")} | ${f("norec", "wranglerMs")} |`,
     `| log line only | ${f("norec_log")} | ${f("norec_log", "wranglerMs")} |`,
-    `| records queue only (two sends; the consumer writes D1 in the same workerd) | ${f("norec_queue")} | ${f("norec_queue", "wranglerMs")} |`,
+    `| records queue only (one send per request; the consumer writes D1 in the same workerd) | ${f("norec_queue")} | ${f("norec_queue", "wranglerMs")} |`,
     `| Analytics Engine datapoints only | ${f("norec_metrics")} | ${f("norec_metrics", "wranglerMs")} |`,
     `| recording on (the gateway) | ${f("gateway")} | ${f("gateway", "wranglerMs")} |`,
   ].join("\n");
@@ -630,8 +640,8 @@ function serverTimingMedians(samples) {
 
 function formatRows(rows) {
   const lines = [
-    `| metric | ${COLUMNS.map(([, label]) => label).join(" | ")} | gateway ÷ native | gateway ÷ JS relay | target |`,
-    `|---|${COLUMNS.map(() => "---:").join("|")}|---:|---:|---|`,
+    `| metric | ${COLUMNS.map(([, label]) => label).join(" | ")} | gateway ÷ native | gateway ÷ JS relay | gateway ÷ JS relay deployed alike | target |`,
+    `|---|${COLUMNS.map(() => "---:").join("|")}|---:|---:|---:|---|`,
   ];
   const x = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "—");
   for (const row of rows) {
@@ -642,7 +652,7 @@ function formatRows(rows) {
       ? `≤ ${row.target}× ${row.against === "jsrelay" ? "JS relay" : "native"} ${measured <= row.target ? "✅" : "❌"}`
       : "";
     lines.push(
-      `| ${row.metric} (${row.unit}) | ${COLUMNS.map(([n]) => f(row.values[n])).join(" | ")} | ${x(row.ratio)} | ${x(row.ratioJs)} | ${met} |`,
+      `| ${row.metric} (${row.unit}) | ${COLUMNS.map(([n]) => f(row.values[n])).join(" | ")} | ${x(row.ratio)} | ${x(row.ratioJs)} | ${x(row.ratioShaped)} | ${met} |`,
     );
   }
   return lines.join("\n");
@@ -758,18 +768,23 @@ async function main() {
   try {
     const upstream = await startUpstreamProcess();
     stops.push(upstream.stop);
-    log(`upstream ${upstream.url}; starting wrangler dev ×3`);
+    log(`upstream ${upstream.url}; starting wrangler dev ×4`);
     // The pass-through Worker starts while the gateway's local D1 gets its migrations and a key.
-    const [passthrough, [gateways, gatewayKey]] = await Promise.all([
-      startWranglerDev({
-        name: "passthrough",
-        config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
-        vars: { UPSTREAM_URL: upstream.url },
-        persistTo: join(state, "passthrough"),
-      }).then((dev) => {
-        stops.push(dev.stop);
-        return dev;
-      }),
+    const passthroughs = Promise.all(
+      ["wrangler.toml", "wrangler.shaped.toml"].map((file) =>
+        startWranglerDev({
+          name: file === "wrangler.toml" ? "passthrough" : "shaped",
+          config: join(PROJECT_ROOT, "bench/passthrough-worker", file),
+          vars: { UPSTREAM_URL: upstream.url },
+          persistTo: join(state, file === "wrangler.toml" ? "passthrough" : "shaped"),
+        }).then((dev) => {
+          stops.push(dev.stop);
+          return dev;
+        }),
+      ),
+    );
+    const [[passthrough, shaped], [gateways, gatewayKey]] = await Promise.all([
+      passthroughs,
       createGatewayKey(join(state, "gateway")).then(async (key) => {
         limitedKey = await createLimitedKey(join(state, "gateway"));
         const vars = {
@@ -804,13 +819,13 @@ async function main() {
       }),
     ]);
     const [gateway, norec] = gateways;
-    const paths = pathsFor(upstream, passthrough, gateway, gatewayKey, norec);
+    const paths = pathsFor(upstream, passthrough, shaped, gateway, gatewayKey, norec);
     log(`passthrough ${passthrough.url}, gateway ${gateway.url}`);
 
     const withOutputOnFailure = (phase) =>
       phase.catch((error) => {
         // Which Worker failed, and what wrangler printed, is what one needs to look into it.
-        for (const dev of [passthrough, gateway, norec]) {
+        for (const dev of [passthrough, shaped, gateway, norec]) {
           console.error(`--- wrangler dev (${dev.name}) output tail ---\n${dev.output().slice(-4000)}`);
         }
         throw error;

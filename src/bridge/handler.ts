@@ -26,7 +26,7 @@ import {
 import { Interception, type OverheadTimings } from "./interception";
 import { runWithInjectedTools } from "./loop";
 import { type RelayOutcome, relayStream } from "./relay";
-import { upstreamRoute } from "./upstream";
+import { keepaliveFor, upstreamRoute } from "./upstream";
 
 export function bridgeHandler(adapter: ProviderAdapter) {
   return async (c: Context<AppEnv>): Promise<Response> => {
@@ -140,7 +140,15 @@ export function bridgeHandler(adapter: ProviderAdapter) {
 
     const isEventStream = upstream.headers.get("content-type")?.includes("text/event-stream") ?? false;
     if (isEventStream && upstream.body) {
-      const body = relayUpstreamStream(adapter, interception, upstream.body, c, prepared?.rewriter?.());
+      const keepaliveMs = keepaliveFor(upstream);
+      const body = relayUpstreamStream(
+        adapter,
+        interception,
+        upstream.body,
+        keepaliveMs,
+        c,
+        prepared?.rewriter?.(),
+      );
       return new Response(body, { status: upstream.status, headers: responseHeaders });
     }
 
@@ -203,6 +211,7 @@ function relayUpstreamStream(
   adapter: ProviderAdapter,
   interception: Interception,
   body: ReadableStream<Uint8Array>,
+  keepaliveMs: number | null,
   c: Context<AppEnv>,
   rewriter: StreamRewriter | undefined,
 ): ReadableStream<Uint8Array> {
@@ -239,6 +248,7 @@ function relayUpstreamStream(
     },
     {
       signal: c.req.raw.signal,
+      keepaliveMs,
       limits: {
         idleTimeoutMs: c.get("config").upstreamIdleTimeoutMs,
         drainTimeoutMs: c.get("config").disconnectDrainMs,

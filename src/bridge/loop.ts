@@ -27,6 +27,7 @@ import type { ProviderAdapter, ResponseOutcome } from "./adapter";
 import { clientResponseHeaders, fetchUpstream, UpstreamTimeoutError, UpstreamUnreachableError } from "./http";
 import type { Interception } from "./interception";
 import { type RelayOutcome, relayStream } from "./relay";
+import { keepaliveFor } from "./upstream";
 
 export interface ToolCall {
   /** The provider's tool-call id (tool_use id, call id). */
@@ -156,7 +157,10 @@ class Loop {
       return this.relayError(upstream, headers);
     }
     if (upstream.body && upstream.headers.get("content-type")?.includes("text/event-stream")) {
-      return new Response(this.stream(upstream.body), { status: upstream.status, headers });
+      return new Response(this.stream(upstream.body, keepaliveFor(upstream)), {
+        status: upstream.status,
+        headers,
+      });
     }
     return this.blocking(upstream, headers);
   }
@@ -328,13 +332,17 @@ class Loop {
    * iteration's relayed stream; at its end the loop either closes with the view's closing events
    * or runs the tools (sending keep-alives) and opens the next iteration.
    */
-  private stream(firstBody: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  private stream(
+    firstBody: ReadableStream<Uint8Array>,
+    keepaliveMs: number | null,
+  ): ReadableStream<Uint8Array> {
     const { c, adapter, dialect, json, interception } = this.request;
     const view = dialect.streamView(json);
     let gone = false;
     let settle!: () => void;
     c.executionCtx.waitUntil(new Promise<void>((resolve) => (settle = resolve)));
 
+    // Every iteration's upstream is the same instance's (or its fallback's): one keep-alive interval.
     const open = (body: ReadableStream<Uint8Array>) => {
       const parser = adapter.streamParser(this.recording);
       let out = "";
@@ -371,7 +379,7 @@ class Loop {
             ended({ relay, outcome: parser.finish() });
           },
         },
-        { limits },
+        { limits, keepaliveMs },
       );
       return { reader: relayed.getReader(), done };
     };

@@ -7,6 +7,13 @@
  *
  * Pulling only when the client asks for more gives backpressure for free: a slow client slows the
  * upstream read instead of growing a buffer, so memory stays flat on a 100 MB stream.
+ *
+ * Keep-alive (Anthropic streams, `keepaliveMs`): when the upstream has been silent that long (a
+ * thinking model can be quiet for minutes), a `ping` event goes to the client, as Anthropic's own
+ * API sends, so load balancers between the client and the gateway do not cut the stream as idle.
+ * A ping is only ever sent between two events, never inside one the upstream has half sent, and
+ * does not count as upstream data for the idle timeout. It lives here rather than in a stream of
+ * its own in front of the relay: every JavaScript stream layer costs CPU per chunk.
  */
 import type { WaitUntil } from "./interception";
 
@@ -52,13 +59,18 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
 /** Thrown by a read that waited longer than the idle timeout (also by wrappers that keep their own clock). */
 export class StallError extends Error {}
 
+export const PING_EVENT = 'event: ping\ndata: {"type": "ping"}\n\n';
+
 const encoder = new TextEncoder();
+const pingBytes = encoder.encode(PING_EVENT);
+/** What a watched read resolves to when a keep-alive is due instead of data. */
+const PING = Symbol("ping");
 
 export function relayStream(
   upstream: ReadableStream<Uint8Array>,
   ctx: WaitUntil,
   hooks: RelayHooks,
-  options: { signal?: AbortSignal; limits?: Partial<RelayLimits> } = {},
+  options: { signal?: AbortSignal; limits?: Partial<RelayLimits>; keepaliveMs?: number | null } = {},
 ): ReadableStream<Uint8Array> {
   const limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits };
   const reader = upstream.getReader();
@@ -108,9 +120,14 @@ export function relayStream(
   };
   options.signal?.addEventListener("abort", onClientGone);
 
-  const reads = idleTimedReads(sharedRead, limits.idleTimeoutMs);
+  // Keep-alive only makes sense below the idle timeout (the stream would fail first otherwise).
+  const keepaliveMs =
+    options.keepaliveMs && options.keepaliveMs < limits.idleTimeoutMs ? options.keepaliveMs : null;
+  const reads = watchedReads(sharedRead, limits.idleTimeoutMs, keepaliveMs);
   const read = reads.read;
   let firstByteAt: number | null = null;
+  // The last bytes the client got, to tell whether its stream stands between two events.
+  let tail = "\n\n";
 
   return new ReadableStream<Uint8Array>(
     {
@@ -119,7 +136,7 @@ export function relayStream(
         // chunk back, and a pull that enqueues nothing is never called again (the response hangs).
         for (;;) {
           if (clientGone) return;
-          let result: ReadableStreamReadResult<Uint8Array>;
+          let result: ReadableStreamReadResult<Uint8Array> | typeof PING;
           try {
             result = await read();
           } catch (error) {
@@ -133,6 +150,13 @@ export function relayStream(
                 ? { kind: "upstream_stalled", message }
                 : { kind: "upstream_error", message: `Upstream stream failed: ${message}` },
             );
+            return;
+          }
+          if (result === PING) {
+            if (clientGone) return;
+            if (!atBoundary(tail)) continue;
+            reads.sent();
+            safely(() => controller.enqueue(pingBytes));
             return;
           }
           if (result.done) {
@@ -154,6 +178,10 @@ export function relayStream(
             const bytes = typeof out === "string" ? encoder.encode(out) : out;
             if (bytes && bytes.byteLength > 0) {
               sent = true;
+              if (keepaliveMs !== null) {
+                reads.sent();
+                tail = (tail + lastChars(bytes)).slice(-4);
+              }
               safely(() => controller.enqueue(bytes));
               if (firstByteAt === null) {
                 firstByteAt = performance.now();
@@ -196,46 +224,90 @@ async function drain(
 }
 
 /**
- * The relay's reads, each failing with a StallError once it has waited `idleTimeoutMs`, with one
- * timer per stream rather than one per read: a timer and the promises racing it for every chunk
- * were a measurable part of the gateway's CPU per streamed event. The timer wakes once per idle
- * period, checks how long the current read has waited, and sleeps for the rest.
+ * The relay's reads, each failing with a StallError once it has waited `idleTimeoutMs`, and, with
+ * keep-alive on, resolving to PING when the client has had nothing for `keepaliveMs` (the pending
+ * upstream read stays pending: the next read() returns it). One timer per stream rather than one
+ * per read: a timer and the promises racing it for every chunk were a measurable part of the
+ * gateway's CPU per streamed event. The timer wakes when something may be due, checks the clocks,
+ * and sleeps for the rest.
  */
-function idleTimedReads(
+function watchedReads(
   sharedRead: () => Promise<ReadableStreamReadResult<Uint8Array>>,
   idleTimeoutMs: number,
-): { read(): Promise<ReadableStreamReadResult<Uint8Array>>; stop(): void } {
+  keepaliveMs: number | null,
+): {
+  read(): Promise<ReadableStreamReadResult<Uint8Array> | typeof PING>;
+  sent(): void;
+  stop(): void;
+} {
   let waitingSince: number | null = null;
+  let lastOutAt = Date.now();
   let timer: ReturnType<typeof setTimeout> | null = null;
   let stall!: (error: Error) => void;
   const stalled = new Promise<never>((_, reject) => {
     stall = reject;
   });
   stalled.catch(() => {}); // only ever observed through a race
+  let wake: (() => void) | null = null;
   const check = () => {
     timer = null;
     if (waitingSince === null) return;
-    const waited = Date.now() - waitingSince;
-    if (waited >= idleTimeoutMs)
+    const now = Date.now();
+    const waited = now - waitingSince;
+    if (waited >= idleTimeoutMs) {
       stall(new StallError(`Upstream sent nothing for ${Math.round(idleTimeoutMs / 1000)} s`));
-    else timer = setTimeout(check, idleTimeoutMs - waited);
+      return;
+    }
+    let next = idleTimeoutMs - waited;
+    if (keepaliveMs !== null) {
+      const quiet = now - lastOutAt;
+      if (quiet >= keepaliveMs) {
+        wake?.();
+        wake = null;
+      }
+      next = Math.min(next, quiet >= keepaliveMs ? keepaliveMs : keepaliveMs - quiet);
+    }
+    timer = setTimeout(check, next);
   };
   const done = () => {
     waitingSince = null;
   };
   return {
     read() {
-      waitingSince = Date.now();
-      timer ??= setTimeout(check, idleTimeoutMs);
+      // A read still pending from before a ping keeps its start: pings are not upstream data.
+      waitingSince ??= Date.now();
+      if (timer === null) {
+        const sinceOut = Date.now() - lastOutAt;
+        const first = keepaliveMs === null ? idleTimeoutMs : Math.max(0, keepaliveMs - sinceOut);
+        timer = setTimeout(check, Math.min(first, idleTimeoutMs));
+      }
       const result = sharedRead();
       result.then(done, done);
-      return Promise.race([result, stalled]);
+      if (keepaliveMs === null) return Promise.race([result, stalled]);
+      const ping = new Promise<typeof PING>((resolve) => {
+        wake = () => resolve(PING);
+      });
+      return Promise.race([result, stalled, ping]);
+    },
+    sent() {
+      lastOutAt = Date.now();
     },
     stop() {
       if (timer !== null) clearTimeout(timer);
       timer = null;
     },
   };
+}
+
+function lastChars(bytes: Uint8Array | string): string {
+  if (typeof bytes === "string") return bytes.slice(-4);
+  let out = "";
+  for (const byte of bytes.subarray(Math.max(0, bytes.byteLength - 4))) out += String.fromCharCode(byte);
+  return out;
+}
+
+function atBoundary(tail: string): boolean {
+  return tail.endsWith("\n\n") || tail.endsWith("\r\n\r\n") || tail.endsWith("\r\r");
 }
 
 /** A timeout leaves the read pending; the next sharedRead() returns it rather than losing it. */

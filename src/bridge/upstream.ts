@@ -20,7 +20,6 @@ import { admit, releaseProbe, reportFailure, reportSuccess } from "./breaker";
 import { instanceCredential, sendWithKeys } from "./credentials";
 import { fetchUpstream, UpstreamUnreachableError, withoutCredentialParams } from "./http";
 import type { Interception } from "./interception";
-import { withKeepalive } from "./keepalive";
 
 /** How many instances one request may try (the addressed one plus fallbacks). */
 const MAX_CHAIN = 4;
@@ -126,7 +125,7 @@ async function send(
       continue;
     }
     interception.recordUpstream(instance.name, position > 0);
-    return finish(c, instance, response);
+    return withKeepalive(instance, response);
   }
   // No instance answered well: the last real failure beats an unreachable fallback or a breaker.
   if (lastFailure) {
@@ -186,17 +185,17 @@ async function attempt(
   );
 }
 
-/** Anthropic streams get keep-alive pings (the wrapper also keeps the idle timeout). */
-function finish(c: Context<AppEnv>, instance: ProviderInstance, response: Response): Response {
-  const idleTimeoutMs = c.get("config").upstreamIdleTimeoutMs;
+/** The keep-alive interval of each streamed answer that gets pings (read by the relay). */
+const keepalives = new WeakMap<Response, number>();
+
+/** Anthropic streams get keep-alive pings: the relay sends them (relay.ts), at the answering instance's interval. */
+function withKeepalive(instance: ProviderInstance, response: Response): Response {
   const streaming = response.ok && response.headers.get("content-type")?.includes("text/event-stream");
-  if (!streaming || !response.body || instance.api !== "anthropic" || instance.keepaliveMs >= idleTimeoutMs) {
-    return response;
-  }
-  const body = withKeepalive(response.body, { keepaliveMs: instance.keepaliveMs, idleTimeoutMs });
-  return new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
+  if (streaming && instance.api === "anthropic") keepalives.set(response, instance.keepaliveMs);
+  return response;
+}
+
+/** The keep-alive interval for relaying this upstream answer, or null for none. */
+export function keepaliveFor(response: Response): number | null {
+  return keepalives.get(response) ?? null;
 }

@@ -1,11 +1,10 @@
 /**
- * The breaker's state machine and the keep-alive wrapper on their own, with explicit clocks and
+ * The breaker's state machine and the relay's keep-alive on their own, with explicit clocks and
  * real streams: the paths the end-to-end tests (test/worker/providers.test.ts) only cross once.
  */
 import { describe, expect, it } from "vitest";
 import { admit, reportFailure, reportSuccess } from "../../src/bridge/breaker";
-import { PING_EVENT, withKeepalive } from "../../src/bridge/keepalive";
-import { StallError } from "../../src/bridge/relay";
+import { PING_EVENT, type RelayOutcome, relayStream } from "../../src/bridge/relay";
 
 const settings = { failures: 3, windowMs: 10_000, cooldownMs: 5_000 };
 
@@ -52,20 +51,44 @@ function timed(pieces: [delayMs: number, text: string][]): ReadableStream<Uint8A
   });
 }
 
+/** The relay with keep-alive on, as the bridge runs it for an Anthropic stream; its outcome kept. */
+function relayWithKeepalive(
+  upstream: ReadableStream<Uint8Array>,
+  keepaliveMs: number,
+  idleTimeoutMs: number,
+) {
+  const chunks: string[] = [];
+  let outcome: RelayOutcome | null = null;
+  const body = relayStream(
+    upstream,
+    { waitUntil: () => {} },
+    {
+      onChunk: (chunk) => chunks.push(new TextDecoder().decode(chunk)),
+      errorEvent: (message) => `event: error\ndata: ${JSON.stringify({ message })}\n\n`,
+      onEnd: (relay) => {
+        outcome = relay;
+      },
+    },
+    { keepaliveMs, limits: { idleTimeoutMs } },
+  );
+  return { body, chunks, outcome: () => outcome };
+}
+
 describe("keep-alive pings", () => {
-  it("pings only between events, never inside one the upstream has half sent", async () => {
+  it("pings only between events, never inside one the upstream has half sent; the parser never sees them", async () => {
     const upstream = timed([
       [0, 'event: a\ndata: {"x":'],
       [120, "1}\n\n"],
       [120, 'event: b\ndata: {"y":2}\n\n'],
     ]);
-    const text = await new Response(
-      withKeepalive(upstream, { keepaliveMs: 30, idleTimeoutMs: 5_000 }),
-    ).text();
+    const relay = relayWithKeepalive(upstream, 30, 5_000);
+    const text = await new Response(relay.body).text();
     expect(text.startsWith('event: a\ndata: {"x":1}\n\n')).toBe(true);
     expect(text).toContain(`\n\n${PING_EVENT}`);
     expect(text.endsWith('event: b\ndata: {"y":2}\n\n')).toBe(true);
     expect(text.replaceAll(PING_EVENT, "")).toBe('event: a\ndata: {"x":1}\n\nevent: b\ndata: {"y":2}\n\n');
+    expect(relay.chunks.join("")).toBe('event: a\ndata: {"x":1}\n\nevent: b\ndata: {"y":2}\n\n');
+    expect(relay.outcome()).toEqual({ kind: "completed" });
   });
 
   it("still reports a stalled upstream (pings do not count as upstream data)", async () => {
@@ -74,16 +97,18 @@ describe("keep-alive pings", () => {
         controller.enqueue(new TextEncoder().encode("event: a\ndata: {}\n\n"));
       },
     });
-    const reader = withKeepalive(upstream, { keepaliveMs: 20, idleTimeoutMs: 150 }).getReader();
-    const seen: string[] = [];
-    const error = await (async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return null;
-        seen.push(new TextDecoder().decode(value));
-      }
-    })().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(StallError);
-    expect(seen.filter((s) => s === PING_EVENT).length).toBeGreaterThanOrEqual(3);
+    const relay = relayWithKeepalive(upstream, 20, 150);
+    const text = await new Response(relay.body).text();
+    expect(text.split(PING_EVENT).length - 1).toBeGreaterThanOrEqual(3);
+    expect(text).toMatch(/event: error\ndata: \{"message":"Upstream sent nothing for 0 s"\}\n\n$/);
+    expect(relay.outcome()?.kind).toBe("upstream_stalled");
+  });
+
+  it("sends no ping while the upstream keeps talking", async () => {
+    const upstream = timed(
+      Array.from({ length: 8 }, (_, i) => [15, `event: e\ndata: {"i":${i}}\n\n`] as [number, string]),
+    );
+    const text = await new Response(relayWithKeepalive(upstream, 60, 5_000).body).text();
+    expect(text).not.toContain(PING_EVENT);
   });
 });
