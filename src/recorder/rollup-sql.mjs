@@ -10,7 +10,9 @@
  * record are serialized and the second finds the flag set). A token-usage row needs its
  * interception's user, model and client: if its interception has not arrived yet, the row stays
  * at 0 and is folded in by the batch that brings the interception (that batch looks up pending
- * usage rows of every interception id it touches).
+ * usage rows of every interception id it touches). The one key that can change after a fold, the
+ * provider instance (a fallback answered), is handled by moving the interception in the batch that
+ * brings the change (moveStatements).
  */
 
 export const DAY_MS = 86_400_000;
