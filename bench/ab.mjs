@@ -8,7 +8,7 @@
  * `:entry.js` runs another entry script of that checkout (e.g. bench/variants/gateway-no-recording.js).
  *
  * Every variant is bundled from its own checkout (`wrangler deploy --dry-run` there) and run under
- * its own `wrangler dev` with the same local state (migrations applied, one gateway key), the same
+ * its own `wrangler dev` with its own local state (its own migrations and gateway key), the same
  * vars and the bench's fake upstream. Blocks of sequential requests rotate over the paths; after
  * each block the run waits for deferred work (waitUntil, the records consumer) and counts the
  * workerd processes' CPU (/proc), less the idle rate measured first. Prints ms per request and the
@@ -16,7 +16,7 @@
  */
 import { execFileSync, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -69,18 +69,33 @@ async function main() {
   const devs = [];
   try {
     const { url: upstreamUrl } = await new Promise((r) => upstream.once("message", r));
-    const seed = join(state, "seed");
-    await mkdir(seed, { recursive: true });
-    await wranglerRun(["d1", "migrations", "apply", "DB", "--local", "--persist-to", seed]);
-    const key = execFileSync(
-      process.execPath,
-      [join(PROJECT_ROOT, "scripts/keys.mjs"), "create", "--user", "bench@example.com", "--persist-to", seed],
-      { cwd: PROJECT_ROOT, env: { ...process.env, ...OFFLINE_ENV } },
-    )
-      .toString()
-      .trim()
-      .split("\n")
-      .pop();
+    // Each checkout migrates its own local D1 (their schemas may differ) and mints its own key.
+    const prepareState = async (root, persistTo) => {
+      await mkdir(persistTo, { recursive: true });
+      await wranglerRun(
+        [
+          "d1",
+          "migrations",
+          "apply",
+          "DB",
+          "--local",
+          "--persist-to",
+          persistTo,
+          "--config",
+          join(root, "wrangler.toml"),
+        ],
+        { cwd: root },
+      );
+      return execFileSync(
+        process.execPath,
+        [join(root, "scripts/keys.mjs"), "create", "--user", "bench@example.com", "--persist-to", persistTo],
+        { cwd: root, env: { ...process.env, ...OFFLINE_ENV } },
+      )
+        .toString()
+        .trim()
+        .split("\n")
+        .pop();
+    };
     const vars = {
       ANTHROPIC_BASE_URL: upstreamUrl,
       OPENAI_BASE_URL: `${upstreamUrl}/v1`,
@@ -121,7 +136,7 @@ async function main() {
     ];
     for (const [name, root, script] of variants) {
       const persistTo = join(state, name);
-      await cp(seed, persistTo, { recursive: true });
+      const key = await prepareState(root, persistTo);
       const dev = await startWranglerDev({
         name,
         config: join(root, "wrangler.toml"),
