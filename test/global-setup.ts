@@ -37,6 +37,13 @@ export default async function setup(project: TestProject) {
   project.provide("bedrockUrl", bedrock.url);
   project.provide("flakyUrl", flaky.url);
   return async () => {
-    await Promise.all([anthropic.close(), openai.close(), mcp.stop(), bedrock.close(), flaky.close(), openaiSecond.close()]);
+    await Promise.all([
+      anthropic.close(),
+      openai.close(),
+      mcp.stop(),
+      bedrock.close(),
+      flaky.close(),
+      openaiSecond.close(),
+    ]);
   };
 }
