@@ -52,6 +52,9 @@ const metrics = { writeDataPoint: (point: AnalyticsEngineDataPoint) => void poin
 
 const PROVIDERS = JSON.stringify([
   { name: "openai", type: "openai", base_url: `${OPENAI}/v1`, key: "${OPENAI_API_KEY}" },
+  // The same upstream with one key: the passthrough (a client's GET or cancel) uses an instance's
+  // first key only, and the fake scopes a response to its key.
+  { name: "openai-eu1", type: "openai", base_url: `${SECOND}/v1`, key: "${EU_KEY_1}" },
   // Unreachable: its requests are answered by its fallback.
   {
     name: "openai-down",
@@ -322,8 +325,8 @@ describe("a BYOK key in the poll message is sealed", () => {
 
 describe("a cancelled background response", () => {
   it("the cancel itself records nothing; its partial usage is recorded once, by the client's GET or the poll", async () => {
-    const { id, interceptionId, message } = await create(named, "openai-eu");
-    const cancelled = await call(named, `/openai-eu/v1/responses/${id}/cancel`, {
+    const { id, interceptionId, message } = await create(named, "openai-eu1");
+    const cancelled = await call(named, `/openai-eu1/v1/responses/${id}/cancel`, {
       method: "POST",
       headers: { authorization: `Bearer ${gatewayKey}` },
     });
@@ -333,7 +336,7 @@ describe("a cancelled background response", () => {
     expect(await usageRows(interceptionId, 0)).toEqual([]);
 
     // The client's own GET through the instance that created it records the partial usage.
-    const fetched = await call(named, `/openai-eu/v1/responses/${id}`, {
+    const fetched = await call(named, `/openai-eu1/v1/responses/${id}`, {
       headers: { authorization: `Bearer ${gatewayKey}` },
     });
     expect((await fetched.json<{ status: string }>()).status).toBe("cancelled");
