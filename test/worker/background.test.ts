@@ -222,6 +222,37 @@ describe("background polls use the instance that created the response", () => {
     expect((await polls(SECOND, id)).length).toBeGreaterThan(0);
   });
 
+  it("a client's GET records a finished response only when served by the instance that created it", async () => {
+    // A marker (as the create leaves it) for a response the openai-eu instance created. Both fakes
+    // answer any id they do not hold as a finished response with usage, so the instance check is
+    // all that tells the two GETs apart.
+    const { interceptionId } = await create(named, "openai-eu1");
+    const id = `resp_elsewhere_${crypto.randomUUID().slice(0, 8)}`;
+    const owner = {
+      interceptionId,
+      model: "gpt-5",
+      initiatorId: "x",
+      client: "Unknown",
+      instance: "openai-eu",
+    };
+    await env.KV.put(`bgresp:${id}`, JSON.stringify(owner));
+    const get = (instance: string) =>
+      call(named, `/${instance}/v1/responses/${id}`, { headers: { authorization: `Bearer ${gatewayKey}` } });
+
+    const elsewhere = await get("openai");
+    expect((await elsewhere.json<{ status: string }>()).status).toBe("completed");
+    await settle();
+    expect(await rows("select id from aibridge_token_usages where provider_response_id = ?", id)).toEqual([]);
+
+    expect((await (await get("openai-eu")).json<{ status: string }>()).status).toBe("completed");
+    const recorded = await eventually(async () => {
+      const found = await rows("select id from aibridge_token_usages where provider_response_id = ?", id);
+      expect(found).toHaveLength(1);
+      return found;
+    });
+    expect(recorded).toEqual([{ id: `bgusage:${id}` }]);
+  });
+
   it("a message from before the instance was named in it is polled on the default instance", async () => {
     const { id, interceptionId, message } = await create(plain, "openai");
     // The shape messages had then: no instance, the (central: null) credential in `byok`.
