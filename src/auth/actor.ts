@@ -1,19 +1,25 @@
 /**
  * Who is calling, and with which provider credential. Clients put the gateway key where their tools
- * already put credentials (x-api-key or Authorization: Bearer for Anthropic; Bearer for OpenAI).
- * With BYOK the user's own provider key travels in that usual header and the gateway key in
- * X-AIBridge-Key instead.
+ * already put credentials (x-api-key or Authorization: Bearer for Anthropic; Bearer for OpenAI;
+ * api-key or Bearer for an `api-key` instance such as Azure OpenAI). With BYOK the user's own
+ * provider key travels in that usual header (and upstream in the same header) and the gateway key
+ * in X-AIBridge-Key instead.
  */
 import type { CredentialKind } from "../recorder/records";
 import { looksLikeGatewayKey, verifyKey } from "./keys";
 
 export const GATEWAY_KEY_HEADER = "x-aibridge-key";
 
-export type CredentialStyle = "anthropic" | "openai";
+/**
+ * Where clients of a route put credentials. `api-key`: an OpenAI-API instance whose upstream takes
+ * an `api-key` header (Azure OpenAI): Azure SDK clients send their key there, so it is read first,
+ * then `Authorization: Bearer` (the plain OpenAI SDK, or a Microsoft Entra token).
+ */
+export type CredentialStyle = "anthropic" | "openai" | "api-key";
 
 /** The credential to send upstream: the client's own (BYOK) or null for the gateway's key. */
 export interface UpstreamCredential {
-  header: "x-api-key" | "authorization";
+  header: "x-api-key" | "authorization" | "api-key";
   value: string;
 }
 
@@ -51,10 +57,7 @@ export async function resolveActor(
   if (!gatewayKey) {
     return {
       ok: false,
-      message:
-        style === "anthropic"
-          ? "Missing gateway key: send it in x-api-key or Authorization: Bearer (or X-AIBridge-Key with your own provider key)."
-          : "Missing gateway key: send it in Authorization: Bearer (or X-AIBridge-Key with your own provider key).",
+      message: `Missing gateway key: send it in ${WHERE[style]} (or X-AIBridge-Key with your own provider key).`,
     };
   }
   const key = await verifyKey(db, gatewayKey);
@@ -77,13 +80,20 @@ export async function resolveActor(
   };
 }
 
+const WHERE: Record<CredentialStyle, string> = {
+  anthropic: "x-api-key or Authorization: Bearer",
+  openai: "Authorization: Bearer",
+  "api-key": "api-key or Authorization: Bearer",
+};
+
 function readClientCredential(
   headers: Headers,
   style: CredentialStyle,
 ): { header: UpstreamCredential["header"]; value: string } | null {
-  if (style === "anthropic") {
-    const apiKey = headers.get("x-api-key")?.trim();
-    if (apiKey) return { header: "x-api-key", value: apiKey };
+  const keyHeader = style === "anthropic" ? "x-api-key" : style === "api-key" ? "api-key" : null;
+  if (keyHeader) {
+    const apiKey = headers.get(keyHeader)?.trim();
+    if (apiKey) return { header: keyHeader, value: apiKey };
   }
   const authorization = headers.get("authorization");
   const match = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;

@@ -14,6 +14,11 @@ import type { UpstreamCredential } from "../auth/actor";
 const INFO = new TextEncoder().encode("aibridge-background-credential-v1");
 const VERSION = "v1.";
 const IV_BYTES = 12;
+const HEADERS = new Set<unknown>([
+  "authorization",
+  "x-api-key",
+  "api-key",
+] satisfies UpstreamCredential["header"][]);
 
 const keys = new Map<string, Promise<CryptoKey>>();
 
@@ -76,8 +81,8 @@ export async function openCredential(
       bytes.subarray(IV_BYTES),
     );
     const [header, value] = JSON.parse(new TextDecoder().decode(plain)) as [unknown, unknown];
-    if ((header !== "authorization" && header !== "x-api-key") || typeof value !== "string") return null;
-    return { header, value };
+    if (!HEADERS.has(header) || typeof value !== "string") return null;
+    return { header: header as UpstreamCredential["header"], value };
   } catch {
     return null;
   }

@@ -9,6 +9,7 @@
  * key tried is the answer. A user's own key (BYOK) is the only key tried.
  */
 import type { UpstreamCredential } from "../auth/actor";
+import { keyCredential } from "../bridge/credentials";
 import { benchKey, keyOrder } from "../bridge/keys";
 import { type Env, getConfig } from "../config";
 import { getInstance } from "../providers/instances";
@@ -21,6 +22,8 @@ export interface PollTarget {
   name: string | null;
   baseUrl: string;
   keys: string[];
+  /** The header a central key travels in (Bearer, or Azure's `api-key`). */
+  keyHeader: UpstreamCredential["header"];
   headers: Record<string, string>;
 }
 
@@ -29,7 +32,13 @@ export function pollTarget(env: Env, name: string | undefined): PollTarget | nul
   const instance = getInstance(env, name ?? DEFAULT_INSTANCE);
   if (instance) {
     if (instance.api !== "openai") return null;
-    return { name: instance.name, baseUrl: instance.baseUrl, keys: instance.keys, headers: instance.headers };
+    return {
+      name: instance.name,
+      baseUrl: instance.baseUrl,
+      keys: instance.keys,
+      keyHeader: instance.keyHeader,
+      headers: instance.headers,
+    };
   }
   if (name !== undefined) return null;
   // A message from before this field existed, under a PROVIDERS with no `openai`: it was created
@@ -39,6 +48,7 @@ export function pollTarget(env: Env, name: string | undefined): PollTarget | nul
     name: null,
     baseUrl: config.openaiBaseUrl,
     keys: config.openaiApiKey ? [config.openaiApiKey] : [],
+    keyHeader: "authorization",
     headers: {},
   };
 }
@@ -65,7 +75,7 @@ export async function fetchStoredResponse(
     : target.keys.length === 0
       ? [{ credential: null, keyIndex: null }]
       : keyOrder(rotationName(target), target.keys.length).map((keyIndex) => ({
-          credential: { header: "authorization", value: `Bearer ${target.keys[keyIndex]}` },
+          credential: keyCredential(target.keyHeader, target.keys[keyIndex] as string),
           keyIndex,
         }));
   let answer: PollAnswer = { status: 0, body: null };

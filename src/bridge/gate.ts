@@ -2,7 +2,7 @@
  * Middleware in front of every provider route: configuration, body size cap, and who is calling.
  * Every refusal is in the provider's own error shape, so SDKs show it like a provider error.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../app-env";
 import { type CredentialStyle, resolveActor } from "../auth/actor";
@@ -41,13 +41,15 @@ export function sizeCapped(errorResponse: ErrorResponse): MiddlewareHandler<AppE
   };
 }
 
+/** `style` may depend on the request (an instance whose upstream takes `api-key`). */
 export function authenticated(
-  style: CredentialStyle,
+  style: CredentialStyle | ((c: Context<AppEnv>) => CredentialStyle),
   errorResponse: ErrorResponse,
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
-    const result = await resolveActor(c.req.raw.headers, style, c.env.DB, c.get("config").byok);
+    const where = typeof style === "function" ? style(c) : style;
+    const result = await resolveActor(c.req.raw.headers, where, c.env.DB, c.get("config").byok);
     if (!result.ok) return errorResponse(401, result.message);
     c.set("actor", result.actor);
     c.set("authMs", performance.now() - started);

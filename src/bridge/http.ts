@@ -32,6 +32,8 @@ const DROPPED_REQUEST_HEADERS = new Set([
   // Credentials: the gateway key never leaves the gateway; the provider key is set below.
   "authorization",
   "x-api-key",
+  // Azure OpenAI's key header (an Azure SDK client's own key, or a gateway key put there).
+  "api-key",
   "x-aibridge-key",
   // The client's recording opt-down (src/redaction) is for the gateway only.
   "x-aibridge-record",

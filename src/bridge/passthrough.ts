@@ -1,11 +1,13 @@
 /**
  * Reverse proxy for the allowlisted non-bridged routes (models, count_tokens, …): authenticated,
- * credentials swapped, bodies streamed through untouched, not recorded as interceptions.
+ * credentials swapped, bodies passed through untouched, not recorded as interceptions. Central keys
+ * rotate and a 429 benches a key exactly as for bridged requests (credentials.ts), sharing its
+ * state: a key rate-limited here is skipped there too, and the other way round.
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import type { UpstreamCredential } from "../auth/actor";
 import { writeMetric } from "../metrics/write";
+import { instanceCredential, mayRotate, sendWithKeys } from "./credentials";
 import {
   clientResponseHeaders,
   fetchUpstream,
@@ -16,7 +18,6 @@ import {
 
 export interface PassthroughOptions {
   target: (c: Context<AppEnv>) => string;
-  credential: (c: Context<AppEnv>) => UpstreamCredential;
   defaultHeaders?: Record<string, string> | ((c: Context<AppEnv>) => Record<string, string>);
   errorResponse: (status: number, message: string) => Response;
 }
@@ -24,7 +25,10 @@ export interface PassthroughOptions {
 export function passthroughHandler(options: PassthroughOptions) {
   return async (c: Context<AppEnv>): Promise<Response> => {
     const request = c.req.raw;
-    const headers = upstreamRequestHeaders(request.headers, options.credential(c));
+    const instance = c.get("instance");
+    const actor = c.get("actor");
+    // The user's own key, or the first central key (ConfigError → 500 when there is neither).
+    const headers = upstreamRequestHeaders(request.headers, instanceCredential(instance, actor));
     const defaults =
       typeof options.defaultHeaders === "function" ? options.defaultHeaders(c) : options.defaultHeaders;
     for (const [name, value] of Object.entries(defaults ?? {})) {
@@ -46,13 +50,18 @@ export function passthroughHandler(options: PassthroughOptions) {
         },
         { count: 1, duration_ms: Date.now() - started },
       );
+    // A body sent more than once (the next key after a 429) must be bytes; otherwise it streams.
+    const body = !hasBody
+      ? undefined
+      : mayRotate(instance, actor)
+        ? await request.arrayBuffer()
+        : request.body;
+    const target = withoutCredentialParams(options.target(c));
     let upstream: Response;
     try {
-      upstream = await fetchUpstream(withoutCredentialParams(options.target(c)), {
-        method: request.method,
-        headers,
-        body: hasBody ? request.body : undefined,
-      });
+      upstream = await sendWithKeys(instance, actor, headers, (keyed) =>
+        fetchUpstream(target, { method: request.method, headers: keyed, body }),
+      );
     } catch (error) {
       if (!(error instanceof UpstreamUnreachableError)) throw error;
       count(502);

@@ -1,7 +1,7 @@
 /**
  * The upstream call of a bridged request, across instances: the instance the client addressed,
  * then its `fallback` chain. Per instance: the circuit breaker (breaker.ts) may skip it, central
- * keys rotate and a key that got a 429 is benched (keys.ts), Bedrock requests are adapted and
+ * keys rotate and a key that got a 429 is benched (credentials.ts, keys.ts), Bedrock requests are adapted and
  * signed, and Anthropic streams get `ping` keep-alives. A fallback is only ever tried before any
  * byte reaches the client: the decision is made on the upstream's status, before this returns.
  *
@@ -10,18 +10,17 @@
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
-import type { Actor, UpstreamCredential } from "../auth/actor";
-import { ConfigError } from "../config";
+import type { UpstreamCredential } from "../auth/actor";
 import { anthropicShapedError } from "../providers/bedrock/errors";
 import { bedrockRequest } from "../providers/bedrock/request";
 import { transcodeEventStream } from "../providers/bedrock/transcode";
 import { getInstance, type ProviderInstance } from "../providers/instances";
 import type { ProviderAdapter } from "./adapter";
 import { admit, releaseProbe, reportFailure, reportSuccess } from "./breaker";
+import { instanceCredential, sendWithKeys } from "./credentials";
 import { fetchUpstream, UpstreamUnreachableError, withoutCredentialParams } from "./http";
 import type { Interception } from "./interception";
 import { withKeepalive } from "./keepalive";
-import { benchKey, keyOrder } from "./keys";
 
 /** How many instances one request may try (the addressed one plus fallbacks). */
 const MAX_CHAIN = 4;
@@ -33,20 +32,6 @@ export interface UpstreamRoute {
   /** The addressed instance's URL for this API. */
   url: string;
   send(body: Uint8Array | string, headers: Headers, interception: Interception): Promise<Response>;
-}
-
-/** The credential for an instance: the user's own (BYOK) or a central key; ConfigError when neither. */
-export function instanceCredential(
-  instance: ProviderInstance,
-  actor: Actor,
-  keyIndex = 0,
-): UpstreamCredential {
-  if (actor.byokCredential) return actor.byokCredential;
-  const key = instance.keys[keyIndex];
-  if (key === undefined) throw new ConfigError(...instance.noKey);
-  return instance.api === "anthropic"
-    ? { header: "x-api-key", value: key }
-    : { header: "authorization", value: `Bearer ${key}` };
 }
 
 /** The adapter's URL for this API on another instance (adapters build URLs from the config's base URLs). */
@@ -195,24 +180,10 @@ async function attempt(
   }
 
   const url = urlFor(c, adapter, instance);
-  const actor = c.get("actor");
   // The addressed instance's credential is already in the headers when it is the user's own key.
-  const order = actor.byokCredential ? [null] : keyOrder(instance.name, instance.keys.length);
-  if (order.length === 0) throw new ConfigError(...instance.noKey);
-  let response: Response | null = null;
-  for (const [i, keyIndex] of order.entries()) {
-    if (keyIndex !== null) {
-      const credential = instanceCredential(instance, actor, keyIndex);
-      headers.delete("x-api-key");
-      headers.delete("authorization");
-      headers.set(credential.header, credential.value);
-    }
-    response = await fetchUpstream(url, { method: "POST", headers, body }, timeoutMs);
-    if (response.status !== 429 || keyIndex === null || instance.keys.length < 2) return response;
-    benchKey(instance.name, keyIndex, response.headers.get("retry-after"));
-    if (i < order.length - 1) await response.body?.cancel().catch(() => {});
-  }
-  return response as Response;
+  return sendWithKeys(instance, c.get("actor"), headers, (keyed) =>
+    fetchUpstream(url, { method: "POST", headers: keyed, body }, timeoutMs),
+  );
 }
 
 /** Anthropic streams get keep-alive pings (the wrapper also keeps the idle timeout). */

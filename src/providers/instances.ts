@@ -6,6 +6,7 @@
  * Key values name Worker secrets as `${SECRET}` and are resolved here, once per env object; errors
  * name the instance and the variable, never a value.
  */
+import type { UpstreamCredential } from "../auth/actor";
 import { type Config, ConfigError, type Env, getConfig } from "../config";
 
 export type InstanceType = "anthropic" | "openai" | "bedrock" | "copilot";
@@ -37,6 +38,12 @@ export interface ProviderInstance {
   baseUrl: string;
   /** Central keys (resolved secrets: never log or record them). Empty: BYOK only. */
   keys: string[];
+  /**
+   * The header a central key travels in: `x-api-key` (Anthropic), `authorization` (Bearer, OpenAI)
+   * or `api-key` (Azure OpenAI; `"auth": "api-key"`). Clients of an `api-key` instance may also put
+   * their credential there.
+   */
+  keyHeader: UpstreamCredential["header"];
   /** What to say (variable, problem) when a request needs a central key and there is none. */
   noKey: [variable: string, problem: string];
   /** The user's own token is required (Copilot): the gateway never uses a central key. */
@@ -144,6 +151,7 @@ function legacyInstances(config: Config): ProviderInstance[] {
       api: "anthropic",
       baseUrl: config.anthropicBaseUrl,
       keys: config.anthropicApiKey ? [config.anthropicApiKey] : [],
+      keyHeader: "x-api-key",
       noKey: ["ANTHROPIC_API_KEY", LEGACY_NO_KEY],
     },
     {
@@ -153,6 +161,7 @@ function legacyInstances(config: Config): ProviderInstance[] {
       api: "openai",
       baseUrl: config.openaiBaseUrl,
       keys: config.openaiApiKey ? [config.openaiApiKey] : [],
+      keyHeader: "authorization",
       noKey: ["OPENAI_API_KEY", LEGACY_NO_KEY],
     },
   ];
@@ -269,6 +278,7 @@ function parseInstance(env: Env, entry: unknown, position: number): ProviderInst
     bedrock: `https://bedrock-runtime.${bedrock?.region ?? ""}.amazonaws.com`,
   };
   const baseUrl = parseUrl(field.base_url ?? defaults[instanceType], fail);
+  const keyHeader = parseAuth(instanceType, field.auth, baseUrl, fail);
 
   let models: string[] | null = null;
   if (field.models !== undefined) {
@@ -286,6 +296,7 @@ function parseInstance(env: Env, entry: unknown, position: number): ProviderInst
     api: TYPES[instanceType],
     baseUrl,
     keys,
+    keyHeader,
     noKey: [VAR, `instance "${name}" has no key (and the request brought no key of its own)`],
     byokOnly: instanceType === "copilot",
     models,
@@ -324,6 +335,41 @@ function parseUrl(value: unknown, fail: (problem: string) => ConfigError): strin
   if (url.protocol !== "https:" && url.protocol !== "http:") throw fail("base_url must be an http(s) URL");
   if (url.search || url.hash) throw fail("base_url must not have a query string or fragment");
   return String(value).replace(/\/+$/, "");
+}
+
+/**
+ * Hosts of Azure OpenAI / Foundry resources. Their OpenAI-compatible API is the v1 API at
+ * `/openai/v1` (Chat Completions, Responses, models: no `api-version` needed), keyed by an `api-key`
+ * header. The classic `/openai/deployments/{name}/…?api-version=` API has other paths than the
+ * gateway's OpenAI routes and is not supported: refused here rather than answering 404s later.
+ */
+const AZURE_HOST = /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/i;
+
+/**
+ * `auth` (OpenAI type only): `bearer` sends the central key as `Authorization: Bearer`, `api-key`
+ * as Azure's `api-key` header. Default: `api-key` on an Azure host, else `bearer`.
+ */
+function parseAuth(
+  type: InstanceType,
+  value: unknown,
+  baseUrl: string,
+  fail: (problem: string) => ConfigError,
+): UpstreamCredential["header"] {
+  if (type === "anthropic" || type === "bedrock" || type === "copilot") {
+    if (value !== undefined) throw fail(`auth applies to openai instances only (${type} has its own)`);
+    return type === "copilot" ? "authorization" : "x-api-key";
+  }
+  const url = new URL(baseUrl);
+  const azure = AZURE_HOST.test(url.hostname);
+  if (azure && url.pathname.replace(/\/+$/, "") !== "/openai/v1") {
+    throw fail(
+      "base_url on Azure must be the v1 API, https://{resource}.openai.azure.com/openai/v1 (the classic /openai/deployments/{name}?api-version= API is not supported)",
+    );
+  }
+  if (value === undefined) return azure ? "api-key" : "authorization";
+  if (value === "bearer") return "authorization";
+  if (value === "api-key") return "api-key";
+  throw fail('auth must be "bearer" or "api-key"');
 }
 
 function parseBreaker(value: unknown, fail: (problem: string) => ConfigError): BreakerSettings | null {

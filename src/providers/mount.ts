@@ -48,6 +48,7 @@ const providerCors = cors({
   allowHeaders: [
     "authorization",
     "x-api-key",
+    "api-key",
     "x-aibridge-key",
     "content-type",
     "anthropic-version",

@@ -6,7 +6,9 @@
  *   x-fake-status: <code>   answer that status in Anthropic's error shape (529 = overloaded_error)
  *   x-fake-reset: 1         stream: message_start and one delta, then the connection is reset
  *
- * Otherwise a short text answer ("Hello from flaky"), blocking or streaming per the body's `stream`.
+ * Otherwise a short text answer ("Hello from flaky"), blocking or streaming per the body's `stream`;
+ * POST /v1/messages/count_tokens answers `{"input_tokens": 11}` and GET /v1/models a one-model list
+ * (the same x-fake-429-key check applies to both).
  * Every request is kept (GET /__fake/requests), with the key it carried.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -34,15 +36,23 @@ const message = (model: string) => ({
 });
 
 async function handle(request: IncomingMessage, body: Buffer, response: ServerResponse) {
-  if (request.method !== "POST" || !request.url?.startsWith("/v1/messages")) {
+  const path = request.url?.split("?")[0];
+  const models = request.method === "GET" && path === "/v1/models";
+  if (!models && (request.method !== "POST" || !path?.startsWith("/v1/messages"))) {
     error(response, 404, "not_found_error", "Not found");
     return;
   }
-  const json = JSON.parse(body.toString("utf8")) as { model: string; stream?: boolean };
   if (header(request, "x-fake-429-key") === header(request, "x-api-key")) {
     error(response, 429, "rate_limit_error", "Rate limited", { "retry-after": "30" });
     return;
   }
+  if (models || path === "/v1/messages/count_tokens") {
+    response.writeHead(200, { "content-type": "application/json", "request-id": "req_flaky" });
+    const list = { data: [{ type: "model", id: "claude-sonnet-4-5", display_name: "Claude Sonnet 4.5" }] };
+    response.end(JSON.stringify(models ? { ...list, has_more: false } : { input_tokens: 11 }));
+    return;
+  }
+  const json = JSON.parse(body.toString("utf8")) as { model: string; stream?: boolean };
   const status = Number(header(request, "x-fake-status") ?? 0);
   if (status) {
     error(response, status, status === 529 ? "overloaded_error" : "api_error", `status ${status}`);

@@ -20,8 +20,14 @@
  * response belongs to the key that created it: GET and cancel with another key, or on another fake
  * server (another upstream), answer 404. POST /v1/responses/{id}/cancel ends one as `cancelled`
  * with the partial CANCELLED_USAGE.
+ *
+ * Azure OpenAI's v1 API: the same API under `/openai/v1/…` (https://{resource}.openai.azure.com
+ * /openai/v1), where a request must carry one of FAKE_AZURE_KEYS' keys in an `api-key` header, or
+ * its Entra ID token in `Authorization: Bearer` (else 401 in Azure's error shape);
+ * `x-fake-429-key: <key>` answers 429 with retry-after to that key only.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { FAKE_AZURE_KEYS } from "./azure-credentials";
 import { advanceClock, openaiResponsesCacheUsage } from "./prompt-cache";
 import { scenarioOf, startFakeServer, writeInPieces } from "./server";
 
@@ -577,9 +583,15 @@ export const CANCELLED_USAGE = {
 };
 const backgroundResponses = new Map<string, { status: string; request: ResponsesRequest; owner: string }>();
 
-/** Who may read a stored response: the upstream (host) and the key it was created with. */
+/**
+ * Who may read a stored response: the upstream (host) and the key it was created with. Azure's
+ * keys (`api-key`, or an Entra token) belong to one resource and all see its responses.
+ */
 function ownerOf(request: IncomingMessage): string {
-  return `${request.headers.host ?? ""} ${request.headers.authorization ?? ""}`;
+  const azure =
+    request.headers["api-key"] !== undefined ||
+    request.headers.authorization === `Bearer ${FAKE_AZURE_KEYS.entraToken}`;
+  return `${request.headers.host ?? ""} ${azure ? "azure" : (request.headers.authorization ?? "")}`;
 }
 let backgroundCount = 0;
 
@@ -614,7 +626,39 @@ async function slowChatStream(response: ServerResponse, model: string, trace: st
   });
 }
 
+/** Azure's key check on /openai/v1: true when the request was answered here (refused). */
+function azureRefused(request: IncomingMessage, response: ServerResponse): boolean {
+  const apiKey = request.headers["api-key"];
+  const keys = [FAKE_AZURE_KEYS.central1, FAKE_AZURE_KEYS.central2, FAKE_AZURE_KEYS.user];
+  // Microsoft Entra ID: a token in Authorization: Bearer instead of a key.
+  const entra = request.headers.authorization === `Bearer ${FAKE_AZURE_KEYS.entraToken}`;
+  if (!entra && (typeof apiKey !== "string" || !keys.includes(apiKey))) {
+    json(response, 401, {
+      error: {
+        code: "401",
+        message:
+          "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
+      },
+    });
+    return true;
+  }
+  if (apiKey !== undefined && request.headers["x-fake-429-key"] === apiKey) {
+    json(
+      response,
+      429,
+      { error: { code: "429", message: "Requests to the OpenAI API have exceeded the rate limit." } },
+      { "retry-after": "30" },
+    );
+    return true;
+  }
+  return false;
+}
+
 export async function handleOpenAI(request: IncomingMessage, body: Buffer, response: ServerResponse) {
+  if (request.url?.startsWith("/openai/v1/")) {
+    if (azureRefused(request, response)) return;
+    request.url = request.url.slice("/openai".length);
+  }
   const url = new URL(request.url ?? "/", "http://fake");
   const scenario = scenarioOf(request);
   if (url.pathname.startsWith("/__fake/complete/")) {

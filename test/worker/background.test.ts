@@ -21,6 +21,7 @@ import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { BackgroundPoll } from "../../src/background/follow";
 import { BACKGROUND_QUEUE } from "../../src/background/follow";
 import worker from "../../src/index";
+import { FAKE_AZURE_KEYS } from "../fakes/azure-credentials";
 import { BACKGROUND_USAGE, CANCELLED_USAGE } from "../fakes/openai";
 import { createKey, eventually, fakeRequests, GATEWAY, rows } from "./helpers";
 
@@ -52,9 +53,17 @@ const metrics = { writeDataPoint: (point: AnalyticsEngineDataPoint) => void poin
 
 const PROVIDERS = JSON.stringify([
   { name: "openai", type: "openai", base_url: `${OPENAI}/v1`, key: "${OPENAI_API_KEY}" },
-  // The same upstream with one key: the passthrough (a client's GET or cancel) uses an instance's
-  // first key only, and the fake scopes a response to its key.
+  // The same upstream with one key: a passthrough (a client's GET or cancel) moves to another key
+  // only after a 429, and the fake scopes a response to the key that created it.
   { name: "openai-eu1", type: "openai", base_url: `${SECOND}/v1`, key: "${EU_KEY_1}" },
+  // Azure OpenAI's v1 API on the second upstream: keys in an `api-key` header.
+  {
+    name: "azure",
+    type: "openai",
+    base_url: `${SECOND}/openai/v1`,
+    auth: "api-key",
+    keys: ["${AZ_KEY_1}", "${AZ_KEY_2}"],
+  },
   // Unreachable: its requests are answered by its fallback.
   {
     name: "openai-down",
@@ -75,6 +84,8 @@ const named = {
   PROVIDERS,
   EU_KEY_1,
   EU_KEY_2,
+  AZ_KEY_1: FAKE_AZURE_KEYS.central1,
+  AZ_KEY_2: FAKE_AZURE_KEYS.central2,
   BACKGROUND: capturingQueue(sent),
   METRICS: metrics,
 } as unknown as typeof env;
@@ -108,11 +119,14 @@ async function call(gateway: typeof env, path: string, init: RequestInit = {}): 
 }
 
 /** Creates a background response; returns its id, the interception and the poll message sent. */
-async function create(gateway: typeof env, instance: string, byok = false) {
+async function create(gateway: typeof env, instance: string, byok: boolean | Record<string, string> = false) {
   const before = sent.length;
-  const headers: Record<string, string> = byok
-    ? { "x-aibridge-key": gatewayKey, authorization: `Bearer ${USER_KEY}` }
-    : { authorization: `Bearer ${gatewayKey}` };
+  const headers: Record<string, string> =
+    typeof byok === "object"
+      ? { "x-aibridge-key": gatewayKey, ...byok }
+      : byok
+        ? { "x-aibridge-key": gatewayKey, authorization: `Bearer ${USER_KEY}` }
+        : { authorization: `Bearer ${gatewayKey}` };
   const response = await call(gateway, `/${instance}/v1/responses`, {
     method: "POST",
     headers: { ...headers, "content-type": "application/json" },
@@ -251,6 +265,27 @@ describe("background polls use the instance that created the response", () => {
       return found;
     });
     expect(recorded).toEqual([{ id: `bgusage:${id}` }]);
+  });
+
+  it("an Azure OpenAI instance is polled with its keys (or the user's) in the api-key header", async () => {
+    const central = await create(named, "azure");
+    const own = await create(named, "azure", { "api-key": FAKE_AZURE_KEYS.user });
+    expect(central.message.body.instance).toBe("azure");
+    expect(JSON.stringify(own.message.body)).not.toContain(FAKE_AZURE_KEYS.user);
+    for (const { id, interceptionId, message } of [central, own]) {
+      await complete(SECOND, id);
+      expect((await deliver(named, message.body)).acked).toBe(true);
+      expect(await usageRows(interceptionId)).toHaveLength(1);
+    }
+    const azurePolls = (id: string) =>
+      fakeRequests(SECOND).then((all) =>
+        all.filter((r) => r.method === "GET" && r.url === `/openai/v1/responses/${id}`),
+      );
+    const [centralPoll] = await azurePolls(central.id);
+    expect([FAKE_AZURE_KEYS.central1, FAKE_AZURE_KEYS.central2]).toContain(centralPoll?.headers["api-key"]);
+    expect(centralPoll?.headers.authorization).toBeUndefined();
+    const [ownPoll] = await azurePolls(own.id);
+    expect(ownPoll?.headers["api-key"]).toBe(FAKE_AZURE_KEYS.user);
   });
 
   it("a message from before the instance was named in it is polled on the default instance", async () => {

@@ -7,7 +7,6 @@ import type { AppEnv } from "../../app-env";
 import { authenticated, configured, sizeCapped } from "../../bridge/gate";
 import { bridgeHandler } from "../../bridge/handler";
 import { passthroughHandler, safeSegment } from "../../bridge/passthrough";
-import { instanceCredential } from "../../bridge/upstream";
 import { instanceResolved } from "../instance-gate";
 import { anthropicMessages, DEFAULT_ANTHROPIC_VERSION } from "./adapter";
 import { anthropicError } from "./errors";
@@ -38,7 +37,6 @@ anthropicRoutes.all("/v1/messages", (c) =>
 const proxy = (path: (c: Context<AppEnv>) => string) =>
   passthroughHandler({
     target: (c) => `${c.get("instance").baseUrl}${path(c)}${new URL(c.req.url).search}`,
-    credential: (c) => instanceCredential(c.get("instance"), c.get("actor")),
     defaultHeaders: { "anthropic-version": DEFAULT_ANTHROPIC_VERSION },
     errorResponse: anthropicError,
   });

@@ -9,7 +9,6 @@ import { noteRetrievedResponse } from "../../background/follow";
 import { authenticated, configured, sizeCapped } from "../../bridge/gate";
 import { bridgeHandler } from "../../bridge/handler";
 import { passthroughHandler, safeSegment } from "../../bridge/passthrough";
-import { instanceCredential } from "../../bridge/upstream";
 import { log } from "../../log";
 import { instanceResolved, ownTokenRequired } from "../instance-gate";
 import { openaiChatCompletions, openaiResponses } from "./adapter";
@@ -22,7 +21,8 @@ openaiRoutes.use(
   configured(openaiError),
   instanceResolved(openaiError),
   sizeCapped(openaiError),
-  authenticated("openai", openaiError),
+  // An `api-key` instance (Azure OpenAI) also reads the client's credential from `api-key`.
+  authenticated((c) => (c.get("instance").keyHeader === "api-key" ? "api-key" : "openai"), openaiError),
   ownTokenRequired(openaiError),
 );
 
@@ -38,7 +38,6 @@ for (const [path, adapter] of [
 const passthrough = (path: string) =>
   passthroughHandler({
     target: (c) => `${c.get("instance").baseUrl}${path}${new URL(c.req.url).search}`,
-    credential: (c) => instanceCredential(c.get("instance"), c.get("actor")),
     defaultHeaders: (c) => c.get("instance").headers,
     errorResponse: openaiError,
   });
