@@ -112,10 +112,24 @@ async function main() {
     ["d1", "migrations", "apply", database.binding, "--remote", "--config", d1Config],
     { CI: "true" },
   );
-  // An upgrade that just added the usage rollups: rows written before them have none, so usage
-  // answers would miss them. Rebuild once from the raw rows (a fresh database has nothing to fold).
-  if (applied.includes("0008_usage_rollups") && !applied.includes("0000_init")) {
-    step("Usage rollups from the existing rows (once, after the upgrade that added them)");
+
+  step("Worker");
+  const deployed = await wrangler(["deploy", ...process.argv.slice(2)]);
+  const urls = [...deployed.matchAll(/https:\/\/[^\s]+/g)]
+    .map((m) => m[0])
+    .filter((u) => !u.includes("cloudflare.com"));
+
+  // Upgrades that changed what the usage rollups hold, once, from the raw rows (a fresh database
+  // has nothing to fold): 0008 added them (rows written before have none); rollup_instance_key
+  // made the provider instance part of their key (rows kept from before carry instance "", read as
+  // the API family). After the Worker: from that migration on, the previous Worker's consumer can
+  // no longer write rollups (its upserts name the old key), so the new one must go live first;
+  // rebuilding a day is one transaction, so its consumer writing meanwhile counts nothing twice.
+  const upgraded =
+    !applied.includes("0000_init") &&
+    (applied.includes("0008_usage_rollups") || applied.includes("_rollup_instance_key"));
+  if (upgraded) {
+    step("Usage rollups from the existing rows (once, after an upgrade that changed them)");
     const days = Number(config.vars?.USAGE_RETENTION_DAYS ?? config.vars?.RETENTION_DAYS ?? 400);
     await run(process.execPath, [
       join(PROJECT_ROOT, "scripts/rollups.mjs"),
@@ -127,12 +141,6 @@ async function main() {
       d1Config,
     ]);
   }
-
-  step("Worker");
-  const deployed = await wrangler(["deploy", ...process.argv.slice(2)]);
-  const urls = [...deployed.matchAll(/https:\/\/[^\s]+/g)]
-    .map((m) => m[0])
-    .filter((u) => !u.includes("cloudflare.com"));
 
   step("Secrets");
   const listed = JSON.parse(wranglerOutput(["secret", "list", "--format", "json"]) || "[]");

@@ -21,9 +21,9 @@ const DIMENSIONS = {
   model: "r.model",
   client: "r.client",
   day: "strftime('%Y-%m-%d', r.bucket / 1000, 'unixepoch')",
-  // The provider instance that answered (docs/providers.md), as in the admin API: from the raw
-  // rows (not in the rollups).
-  instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
+  // The provider instance that answered (docs/providers.md), as in the admin API; rows kept from
+  // before the rollups had instances ("") show as the API family.
+  instance: "coalesce(nullif(r.instance, ''), r.provider)",
 };
 /** No --until: no upper bound (the admin API's NO_END). */
 const NO_END = 8_640_000_000_000_000;
@@ -67,36 +67,8 @@ const filters = ["true"];
 if (typeof flags.user === "string") filters.push(`r.initiator_id = ${sqlString(flags.user)}`);
 if (typeof flags.model === "string") filters.push(`r.model = ${sqlString(flags.model)}`);
 
-/** --by instance: from the raw rows, as in the admin API (the instance is not a rollup key). */
-function rawInstanceRows() {
-  const raw = [`i.started_at >= ${since}`];
-  if (until !== null) raw.push(`i.started_at < ${until}`);
-  if (typeof flags.user === "string") raw.push(`i.initiator_id = ${sqlString(flags.user)}`);
-  if (typeof flags.model === "string") raw.push(`i.model = ${sqlString(flags.model)}`);
-  return d1Query(
-    `select ${DIMENSIONS.instance} as instance,
-       count(distinct i.id) as requests,
-       coalesce(sum(t.input_tokens), 0) as input_tokens,
-       coalesce(sum(t.output_tokens), 0) as output_tokens,
-       coalesce(sum(t.cache_read_input_tokens), 0) as cache_read_tokens,
-       coalesce(sum(t.cache_write_input_tokens), 0) as cache_write_tokens,
-       case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
-            else coalesce(sum(t.cost_micros), 0) end as cost_micros,
-       count(t.id) - count(t.cost_micros) as unpriced_usages
-     from aibridge_interceptions i
-     left join aibridge_token_usages t on t.interception_id = i.id
-     where ${raw.join(" and ")}
-     group by 1
-     order by coalesce(sum(t.cost_micros), 0) desc, 1 asc`,
-    target,
-  );
-}
-
-const rows =
-  by === "instance"
-    ? rawInstanceRows()
-    : d1Query(
-        `select ${DIMENSIONS[by]} as ${by},
+const rows = d1Query(
+  `select ${DIMENSIONS[by]} as ${by},
            sum(r.requests) as requests,
            sum(r.input_tokens) as input_tokens,
            sum(r.output_tokens) as output_tokens,
@@ -109,8 +81,8 @@ const rows =
          where ${filters.join(" and ")}
          group by 1
          order by ${by === "day" ? "1 asc" : "sum(r.cost_micros) desc, 1 asc"}`,
-        target,
-      );
+  target,
+);
 
 if (flags.json) {
   console.log(JSON.stringify(rows, null, 2));

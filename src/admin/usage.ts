@@ -9,16 +9,19 @@ import type { AppEnv } from "../app-env";
 import { PLAN_ROWS, planBuckets, planParams } from "../recorder/rollups";
 import { iso, NO_END, optionalText, ParamError, parseRange } from "./params";
 
-/** SQL for each grouping dimension over aibridge_usage_rollups; days are UTC. */
+/**
+ * SQL for each grouping dimension over aibridge_usage_rollups; days are UTC. Grouped by these
+ * expressions, not their aliases: GROUP BY prefers a table column to an alias (r.instance).
+ */
 const DIMENSIONS = {
   user: "r.initiator_id",
   model: "r.model",
   client: "r.client",
   day: "strftime('%Y-%m-%d', r.bucket / 1000, 'unixepoch')",
   // The provider instance that answered (a fallback counts as itself); rows from before instances
-  // existed carry only the API family, which is also the default instances' name. Not in the
-  // rollups (it is only known once the interception ends): grouping by it reads the raw rows.
-  instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
+  // existed carry only the API family, which is also the default instances' name. Rollup rows
+  // kept from before the instance column have "" there: they show as the API family too.
+  instance: "coalesce(nullif(r.instance, ''), r.provider)",
 } as const;
 type Dimension = keyof typeof DIMENSIONS;
 
@@ -83,7 +86,6 @@ export async function queryUsage(
   filter: UsageFilter,
   now = Date.now(),
 ) {
-  if (groupBy.includes("instance")) return queryRawUsage(db, groupBy, filter);
   const plan = planBuckets(filter.from, filter.to, now);
   const keys = groupBy.map((d) => `${DIMENSIONS[d]} as ${d}`).join(", ");
   const sql = `
@@ -105,7 +107,7 @@ export async function queryUsage(
     from ${PLAN_ROWS} r
     where (?7 is null or r.initiator_id = ?7)
       and (?8 is null or r.model = ?8)
-    group by ${groupBy.join(", ")}
+    group by ${groupBy.map((d) => DIMENSIONS[d]).join(", ")}
     order by ${groupBy.map((d) => (d === "day" ? "day asc" : `${d} asc`)).join(", ")}`;
   const { results, meta } = await db
     .prepare(sql)
@@ -114,57 +116,6 @@ export async function queryUsage(
   const rows = results.map(({ last_seen, ...row }) => withDerived(row as UsageNumbers, iso(last_seen)));
   // rowsRead: what D1 bills for this answer (the scale tests and bench/scale.mjs watch it).
   return { rows, totals: totalsOf(rows), range: { from: plan.from, to: plan.to }, rowsRead: meta.rows_read };
-}
-
-/** The raw rows of a dimension the rollups do not hold (instance). */
-const RAW_DIMENSIONS: Record<Dimension, string> = {
-  user: "i.initiator_id",
-  model: "i.model",
-  client: "i.client",
-  day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
-  instance: DIMENSIONS.instance,
-};
-
-/**
- * Usage grouped by provider instance, from the raw rows (O(requests) in the range): the instance
- * that answered is known only when the interception ends, so it is not a rollup key yet.
- */
-async function queryRawUsage(db: D1Database, groupBy: Dimension[], filter: UsageFilter) {
-  const keys = groupBy.map((d) => `${RAW_DIMENSIONS[d]} as ${d}`).join(", ");
-  const sql = `
-    select ${keys},
-      count(distinct i.id) as requests,
-      coalesce(sum(t.input_tokens), 0) as input_tokens,
-      coalesce(sum(t.output_tokens), 0) as output_tokens,
-      coalesce(sum(t.cache_read_input_tokens), 0) as cache_read_tokens,
-      coalesce(sum(t.cache_write_input_tokens), 0) as cache_write_tokens,
-      coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_5m')), 0) as cache_write_5m_tokens,
-      coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_1h')), 0) as cache_write_1h_tokens,
-      coalesce(sum(json_extract(t.extra_token_types, '$.reasoning')), 0) as reasoning_tokens,
-      case when count(t.id) > 0 and count(t.cost_micros) = 0 then null
-           else coalesce(sum(t.cost_micros), 0) end as cost_micros,
-      count(t.id) - count(t.cost_micros) as unpriced_usages,
-      count(distinct case when t.estimated = 1 then i.id end) as estimated_requests,
-      coalesce(sum(t.estimated), 0) as estimated_usages,
-      max(i.started_at) as last_seen
-    from aibridge_interceptions i
-    left join aibridge_token_usages t on t.interception_id = i.id
-    where i.started_at >= ?1 and i.started_at < ?2
-      and (?3 is null or i.initiator_id = ?3)
-      and (?4 is null or i.model = ?4)
-    group by ${groupBy.join(", ")}
-    order by ${groupBy.map((d) => (d === "day" ? "day asc" : `${d} asc`)).join(", ")}`;
-  const { results, meta } = await db
-    .prepare(sql)
-    .bind(filter.from, filter.to, filter.user, filter.model)
-    .all<UsageNumbers & Record<string, string | number> & { last_seen: number }>();
-  const rows = results.map(({ last_seen, ...row }) => withDerived(row as UsageNumbers, iso(last_seen)));
-  return {
-    rows,
-    totals: totalsOf(rows),
-    range: { from: filter.from, to: filter.to },
-    rowsRead: meta.rows_read,
-  };
 }
 
 function withDerived<T extends UsageNumbers>(row: T, lastSeen: string | null): T & UsageRow {

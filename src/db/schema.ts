@@ -62,6 +62,12 @@ export const interceptions = sqliteTable(
     metadata: text("metadata", { mode: "json" }),
     /** 1 once this interception's request is counted in aibridge_usage_rollups (src/recorder/rollups.ts). */
     rolledUp: integer("rolled_up").notNull().default(0),
+    /**
+     * The rollups' instance key this interception is counted under (null until folded). It differs
+     * from the current one only when a fallback's end record arrives after the start was folded: the
+     * next fold moves the interception's counts (src/recorder/rollup-sql.mjs).
+     */
+    rollupInstance: text("rollup_instance"),
     /** What was recorded of the content: redacted | full | none (docs/redaction.md). */
     recordContent: text("record_content"),
     /** Who chose it: config | policy | header (the request's x-aibridge-record opt-down). */
@@ -211,7 +217,7 @@ export const recordParts = sqliteTable(
 );
 
 /**
- * Usage pre-aggregated per UTC day and per hour × user × provider × model × client, so usage
+ * Usage pre-aggregated per UTC day and per hour × user × provider × model × client × instance, so usage
  * questions read O(buckets × users) rows instead of O(requests). Maintained by the queue consumer
  * in the same transaction as the raw rows (src/recorder/rollups.ts says how it stays exact under
  * at-least-once, unordered delivery) and rebuildable from the raw rows. Buckets are dated by the
@@ -228,8 +234,16 @@ export const usageRollups = sqliteTable(
     provider: text("provider").notNull(),
     model: text("model").notNull(),
     client: text("client").notNull(),
+    /**
+     * The provider instance that answered, else the one addressed, else the API family (what
+     * /admin/v1/usage?group_by=instance shows). "" on rows kept from before this column existed
+     * (read as the API family); the upgrade rebuilds the days the raw rows still cover.
+     */
+    instance: text("instance").notNull().default(""),
     /** Interceptions started in the bucket (failed ones included). */
     requests: integer("requests").notNull().default(0),
+    /** Of those, the ones with at least one token-usage row (what /v1/me calls requests). */
+    usageRequests: integer("usage_requests").notNull().default(0),
     /** Token-usage rows, and how many of them had a price. */
     usages: integer("usages").notNull().default(0),
     pricedUsages: integer("priced_usages").notNull().default(0),
@@ -248,7 +262,11 @@ export const usageRollups = sqliteTable(
     /** Latest started_at counted in the bucket. */
     lastSeen: integer("last_seen"),
   },
-  (t) => [primaryKey({ columns: [t.span, t.bucket, t.initiatorId, t.provider, t.model, t.client] })],
+  (t) => [
+    primaryKey({ columns: [t.span, t.bucket, t.initiatorId, t.provider, t.model, t.client, t.instance] }),
+    // One user's day rows (the limiter's period spend, /v1/me): not a scan of every user's days.
+    index("usage_rollups_user_idx").on(t.initiatorId, t.span, t.bucket),
+  ],
 );
 
 /**

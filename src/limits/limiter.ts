@@ -16,6 +16,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_PERIOD, type PeriodKind, periodBounds } from "./period";
 import { enforcesLimits, modelRefusal, type Policy } from "./policy";
+import { recordedUsage } from "./spend";
 
 /**
  * A reservation whose request never reports back (its isolate was killed) stops counting after this
@@ -301,16 +302,10 @@ export class UserLimiter extends DurableObject<LimiterEnv> {
     return bounds;
   }
 
+  /** Cost D1 recorded for this user in [from, to] (day rollups with exact raw edges: spend.ts). */
   private async recordedSpend(from: number, to: number): Promise<number> {
     if (!this.meta.userId) return 0;
-    const row = await this.env.DB.prepare(
-      `select coalesce(sum(t.cost_micros), 0) as micros from aibridge_token_usages t
-       join aibridge_interceptions i on i.id = t.interception_id
-       where i.initiator_id = ? and t.created_at >= ? and t.created_at <= ?`,
-    )
-      .bind(this.meta.userId, from, to)
-      .first<{ micros: number }>();
-    return row?.micros ?? 0;
+    return (await recordedUsage(this.env.DB, this.meta.userId, from, to + 1)).cost_micros;
   }
 
   private reserve(id: string, micros: number, now: number): void {

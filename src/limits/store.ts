@@ -14,6 +14,7 @@ import {
   type Policy,
   readEffectivePolicy,
 } from "./policy";
+import { recordedUsage as recordedUsageRows } from "./spend";
 
 export interface StoreEnv {
   DB: D1Database;
@@ -168,31 +169,19 @@ async function describe(env: StoreEnv, user: string, effective: EffectivePolicy 
 /**
  * What D1 recorded for one user in [from, to), by the time each usage was recorded (the same rule
  * the Durable Object's spend follows): tokens by type, cost, and the requests they came from.
+ * From the day rollups with exact raw edges (spend.ts).
  */
 export async function recordedUsage(db: D1Database, user: string, from: number, to: number) {
-  const row = await db
-    .prepare(
-      `select count(distinct t.interception_id) as requests,
-         coalesce(sum(t.input_tokens), 0) as input, coalesce(sum(t.output_tokens), 0) as output,
-         coalesce(sum(t.cache_read_input_tokens), 0) as cache_read,
-         coalesce(sum(t.cache_write_input_tokens), 0) as cache_write,
-         coalesce(sum(t.cost_micros), 0) as cost_micros,
-         coalesce(sum(case when t.cost_micros is null then 1 else 0 end), 0) as unpriced
-       from aibridge_token_usages t join aibridge_interceptions i on i.id = t.interception_id
-       where i.initiator_id = ? and t.created_at >= ? and t.created_at < ?`,
-    )
-    .bind(user, from, to)
-    .first<Record<string, number>>();
-  const r = row ?? {};
+  const r = await recordedUsageRows(db, user, from, to);
   return {
-    requests: r.requests ?? 0,
+    requests: r.requests,
     tokens: {
-      input: r.input ?? 0,
-      output: r.output ?? 0,
-      cache_read: r.cache_read ?? 0,
-      cache_write: r.cache_write ?? 0,
+      input: r.input,
+      output: r.output,
+      cache_read: r.cache_read,
+      cache_write: r.cache_write,
     },
-    cost_usd: (r.cost_micros ?? 0) / 1e6,
-    unpriced_records: r.unpriced ?? 0,
+    cost_usd: r.cost_micros / 1e6,
+    unpriced_records: r.unpriced,
   };
 }

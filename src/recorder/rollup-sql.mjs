@@ -10,7 +10,9 @@
  * record are serialized and the second finds the flag set). A token-usage row needs its
  * interception's user, model and client: if its interception has not arrived yet, the row stays
  * at 0 and is folded in by the batch that brings the interception (that batch looks up pending
- * usage rows of every interception id it touches).
+ * usage rows of every interception id it touches). The one key that can change after a fold, the
+ * provider instance (a fallback answered), is handled by moving the interception in the batch that
+ * brings the change (moveStatements).
  */
 
 export const DAY_MS = 86_400_000;
@@ -75,7 +77,17 @@ function ceilTo(time, unit) {
   return Math.ceil(time / unit) * unit;
 }
 
-const KEY = "span, bucket, initiator_id, provider, model, client";
+const KEY = "span, bucket, initiator_id, provider, model, client, instance";
+
+/**
+ * The instance key of an interception: the provider instance that answered (a fallback counts as
+ * itself), else the one addressed, else the API family (rows from before instances existed). The
+ * answering instance is known only from the end record, so the key of an interception folded at
+ * its start can change once; moveStatements handles that.
+ */
+const INSTANCE = "coalesce(i.upstream_instance, i.instance, i.provider)";
+/** The key an interception is counted under now; rows folded before the instance column existed sit under "". */
+const COUNTED_INSTANCE = "coalesce(i.rollup_instance, '')";
 
 /**
  * Both spans of every row: a day row always, an hour row when the interception started at or after
@@ -87,31 +99,44 @@ function spans(hourlySince) {
 }
 
 const USAGE_COLUMNS = `usages, priced_usages, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-  cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_micros, last_seen,
-  estimated_usages, estimated_requests`;
+  cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_micros, estimated_usages,
+  estimated_requests, usage_requests, last_seen`;
 
-const USAGE_AGGREGATES = `count(*), count(t.cost_micros),
-  sum(t.input_tokens), sum(t.output_tokens), sum(t.cache_read_input_tokens), sum(t.cache_write_input_tokens),
-  coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_5m')), 0),
-  coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_1h')), 0),
-  coalesce(sum(json_extract(t.extra_token_types, '$.reasoning')), 0),
-  coalesce(sum(t.cost_micros), 0), max(i.started_at), coalesce(sum(t.estimated), 0)`;
+/** The additive usage aggregates, in USAGE_COLUMNS order (before the two per-request counts). */
+const USAGE_SUMS = [
+  "count(*)",
+  "count(t.cost_micros)",
+  "sum(t.input_tokens)",
+  "sum(t.output_tokens)",
+  "sum(t.cache_read_input_tokens)",
+  "sum(t.cache_write_input_tokens)",
+  "coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_5m')), 0)",
+  "coalesce(sum(json_extract(t.extra_token_types, '$.cache_write_1h')), 0)",
+  "coalesce(sum(json_extract(t.extra_token_types, '$.reasoning')), 0)",
+  "coalesce(sum(t.cost_micros), 0)",
+  "coalesce(sum(t.estimated), 0)",
+];
 
 /**
- * Requests with at least one estimated usage row, counted once per interception even when its
- * usage rows arrive in different batches: a pending estimated row adds its interception only if
- * no estimated row of that interception was folded before (rolled_up = 1). The rebuild recounts
- * every row of its days, so there a plain distinct count is right.
+ * Requests with at least one estimated usage row, and requests with any usage row, counted once per
+ * interception even when its usage rows arrive in different batches: a pending row adds its
+ * interception only if no such row of that interception was folded before (rolled_up = 1). The
+ * rebuild recounts every row of its days (and a move takes out every folded row), so there a plain
+ * distinct count is right.
  */
-const ESTIMATED_REQUESTS = {
-  pending: `count(distinct case when t.estimated = 1 and not exists (
+const PER_REQUEST = {
+  pending: [
+    `count(distinct case when t.estimated = 1 and not exists (
       select 1 from aibridge_token_usages p where p.interception_id = i.id and p.rolled_up = 1 and p.estimated = 1
     ) then i.id end)`,
-  all: "count(distinct case when t.estimated = 1 then i.id end)",
+    `count(distinct case when not exists (
+      select 1 from aibridge_token_usages p where p.interception_id = i.id and p.rolled_up = 1
+    ) then i.id end)`,
+  ],
+  all: ["count(distinct case when t.estimated = 1 then i.id end)", "count(distinct i.id)"],
 };
 
-const ADD_USAGE = `on conflict (${KEY}) do update set
-  usages = usages + excluded.usages,
+const ADDED_USAGE = `usages = usages + excluded.usages,
   priced_usages = priced_usages + excluded.priced_usages,
   input_tokens = input_tokens + excluded.input_tokens,
   output_tokens = output_tokens + excluded.output_tokens,
@@ -121,16 +146,24 @@ const ADD_USAGE = `on conflict (${KEY}) do update set
   cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
   reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
   cost_micros = cost_micros + excluded.cost_micros,
-  last_seen = max(coalesce(last_seen, 0), excluded.last_seen),
   estimated_usages = estimated_usages + excluded.estimated_usages,
-  estimated_requests = estimated_requests + excluded.estimated_requests`;
+  estimated_requests = estimated_requests + excluded.estimated_requests,
+  usage_requests = usage_requests + excluded.usage_requests`;
+
+const ADD_USAGE = `on conflict (${KEY}) do update set
+  ${ADDED_USAGE},
+  last_seen = max(coalesce(last_seen, 0), excluded.last_seen)`;
 
 const ADD_REQUESTS = `on conflict (${KEY}) do update set
   requests = requests + excluded.requests,
   last_seen = max(coalesce(last_seen, 0), excluded.last_seen)`;
 
-const GROUP = "group by s.span, (i.started_at / s.ms) * s.ms, i.initiator_id, i.provider, i.model, i.client";
-const KEY_VALUES = "s.span, (i.started_at / s.ms) * s.ms, i.initiator_id, i.provider, i.model, i.client";
+/** The rollup key of interception `i` in span `s`, under a given instance expression. */
+function keyValues(instance) {
+  return `s.span, (i.started_at / s.ms) * s.ms, i.initiator_id, i.provider, i.model, i.client, ${instance}`;
+}
+const KEY_VALUES = keyValues(INSTANCE);
+const GROUP = `group by ${KEY_VALUES}`;
 
 /**
  * The four statements that fold rows into the rollups, given a SQL condition on the interception
@@ -139,13 +172,15 @@ const KEY_VALUES = "s.span, (i.started_at / s.ms) * s.ms, i.initiator_id, i.prov
  * with rolled_up = 0 and look interceptions up, which is what made folds slow at 10^6 rows). Order matters: usage is added before its flag is set, requests
  * before theirs. `pendingOnly` (the consumer) adds only rows not yet counted; the rebuild, which
  * has just deleted the buckets it recomputes, adds every row and skips resetting flags first.
+ * Folding an interception records the instance key it is counted under (rollup_instance).
  */
 function foldStatements(interceptionCondition, hourlySince, pendingOnly = true) {
   const pendingUsage = pendingOnly ? " and t.rolled_up = 0" : "";
   const pendingRequest = pendingOnly ? "i.rolled_up = 0 and " : "";
+  const perRequest = pendingOnly ? PER_REQUEST.pending : PER_REQUEST.all;
   return [
     `insert into ${ROLLUPS} (${KEY}, ${USAGE_COLUMNS})
-     select ${KEY_VALUES}, ${USAGE_AGGREGATES}, ${pendingOnly ? ESTIMATED_REQUESTS.pending : ESTIMATED_REQUESTS.all}
+     select ${KEY_VALUES}, ${[...USAGE_SUMS, ...perRequest].join(", ")}, max(i.started_at)
      from aibridge_interceptions i
      cross join aibridge_token_usages t
      cross join ${spans(hourlySince)}
@@ -161,7 +196,66 @@ function foldStatements(interceptionCondition, hourlySince, pendingOnly = true) 
      where ${pendingRequest}${interceptionCondition} and i.started_at >= s.since
      ${GROUP}
      ${ADD_REQUESTS}`,
-    `update aibridge_interceptions as i set rolled_up = 1 where i.rolled_up = 0 and ${interceptionCondition}`,
+    `update aibridge_interceptions as i set rolled_up = 1, rollup_instance = ${INSTANCE}
+     where ${pendingRequest}${interceptionCondition}`,
+  ];
+}
+
+/**
+ * Moves folded interceptions whose instance key changed since they were folded (the start was
+ * folded under the addressed instance, then the end record said a fallback answered) back out of
+ * their old rollup rows, so that the fold that follows in the same transaction adds them under the
+ * new key. Exactly once for the same reasons as the fold: a moved interception's rollup_instance
+ * is set to its new key by that fold, so a redelivered end record finds nothing to move.
+ *
+ * 1. subtract the interception's folded usage and its request from the old key's rows;
+ * 2. mark its usage rows and itself pending again (rollup_instance still names the old key, which
+ *    is how the next two statements find it: pending with a key is "being moved");
+ * 3. delete old-key rows left with no request (an old row holds nothing else then);
+ * 4. recompute the old-key rows' last_seen from the interceptions still counted there (a maximum
+ *    cannot be subtracted; kept as is when the raw rows of the bucket are gone).
+ */
+function moveStatements(interceptionCondition, hourlySince) {
+  const moved = `${interceptionCondition} and i.rolled_up = 1 and ${COUNTED_INSTANCE} <> ${INSTANCE}`;
+  const beingMoved = `${interceptionCondition} and i.rolled_up = 0 and i.rollup_instance is not null`;
+  const oldKey = keyValues(COUNTED_INSTANCE);
+  // By rowid from a join on the whole primary key: a row-value IN over the key makes SQLite scan
+  // every row of a span instead (EXPLAIN QUERY PLAN), on every consumer batch.
+  const oldKeysBeingMoved = `rowid in (select o.rowid from aibridge_interceptions i
+       cross join ${spans(hourlySince)} cross join ${ROLLUPS} o
+       where ${beingMoved} and i.started_at >= s.since and o.span = s.span
+         and o.bucket = (i.started_at / s.ms) * s.ms and o.initiator_id = i.initiator_id
+         and o.provider = i.provider and o.model = i.model and o.client = i.client
+         and o.instance = ${COUNTED_INSTANCE})`;
+  const negated = [...USAGE_SUMS, ...PER_REQUEST.all].map((sum) => `-(${sum})`).join(", ");
+  return [
+    `insert into ${ROLLUPS} (${KEY}, ${USAGE_COLUMNS})
+     select ${oldKey}, ${negated}, max(i.started_at)
+     from aibridge_interceptions i
+     cross join aibridge_token_usages t
+     cross join ${spans(hourlySince)}
+     where ${moved} and t.interception_id = i.id and t.rolled_up = 1 and i.started_at >= s.since
+     group by ${oldKey}
+     on conflict (${KEY}) do update set ${ADDED_USAGE}`,
+    `insert into ${ROLLUPS} (${KEY}, requests, last_seen)
+     select ${oldKey}, -count(*), max(i.started_at)
+     from aibridge_interceptions i
+     cross join ${spans(hourlySince)}
+     where ${moved} and i.started_at >= s.since
+     group by ${oldKey}
+     on conflict (${KEY}) do update set requests = requests + excluded.requests`,
+    `update aibridge_token_usages set rolled_up = 0
+     where rolled_up = 1 and interception_id in (select i.id from aibridge_interceptions i where ${moved})`,
+    `update aibridge_interceptions as i set rolled_up = 0, rollup_instance = ${COUNTED_INSTANCE} where ${moved}`,
+    `delete from ${ROLLUPS} where requests <= 0 and ${oldKeysBeingMoved}`,
+    `update ${ROLLUPS} as r set last_seen = coalesce((
+       select max(c.started_at) from aibridge_interceptions c
+       where c.initiator_id = r.initiator_id and c.started_at >= r.bucket
+         and c.started_at < r.bucket + (case r.span when 'day' then ${DAY_MS} else ${HOUR_MS} end)
+         and c.provider = r.provider and c.model = r.model and c.client = r.client
+         and c.rolled_up = 1 and coalesce(c.rollup_instance, '') = r.instance
+     ), r.last_seen)
+     where ${oldKeysBeingMoved}`,
   ];
 }
 
@@ -170,7 +264,8 @@ function foldStatements(interceptionCondition, hourlySince, pendingOnly = true) 
  * array, so one parameter carries a whole batch's ids).
  */
 export function foldByIdsSql(hourlySince) {
-  return foldStatements("i.id in (select value from json_each(?1))", integer(hourlySince));
+  const ids = "i.id in (select value from json_each(?1))";
+  return [...moveStatements(ids, integer(hourlySince)), ...foldStatements(ids, integer(hourlySince))];
 }
 
 /**
@@ -195,10 +290,8 @@ export function rebuildSql(from, to, hourlySince) {
  * the raw tables (bench/scale.mjs seeds that way).
  */
 export function foldRangeSql(from, to, hourlySince) {
-  return foldStatements(
-    `i.started_at >= ${integer(from)} and i.started_at < ${integer(to)}`,
-    integer(hourlySince),
-  );
+  const inRange = `i.started_at >= ${integer(from)} and i.started_at < ${integer(to)}`;
+  return [...moveStatements(inRange, integer(hourlySince)), ...foldStatements(inRange, integer(hourlySince))];
 }
 
 function integer(value) {

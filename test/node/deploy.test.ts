@@ -37,11 +37,11 @@ function deployEnv(): NodeJS.ProcessEnv {
   };
 }
 
-async function deploy(): Promise<string> {
+async function deploy(timeout = 280_000): Promise<string> {
   const { stdout, stderr } = await run("npm", ["run", "-s", "deploy"], {
     cwd: PROJECT_ROOT,
     env: { ...deployEnv(), CI: "true" },
-    timeout: 280_000,
+    timeout,
     maxBuffer: 16 * 1024 * 1024,
   }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
     throw new Error(
@@ -159,6 +159,54 @@ describe("npm run deploy", () => {
       expect(second).toContain("ANTHROPIC_API_KEY: NOT SET");
     },
     DEPLOY_TIMEOUT,
+  );
+
+  it(
+    "an upgrade that re-keys the usage rollups rebuilds them from the raw rows, after the new Worker is live",
+    async () => {
+      const db = cf.state.databases.get("aibridge")!;
+      // The database as a deployment from before the provider instance was a rollup key left it.
+      const migrations = db.tables.get("d1_migrations") as { name: string }[];
+      const upgrade = migrations.filter((m) => /rollup_instance/.test(m.name));
+      expect(upgrade.map((m) => m.name)).toEqual([
+        "0009_rollup_instance_columns.sql",
+        "0010_rollup_instance_key.sql",
+      ]);
+      db.tables.set(
+        "d1_migrations",
+        migrations.filter((m) => !upgrade.includes(m)),
+      );
+      const queriesBefore = db.queries.length;
+      const requestsBefore = cf.requests.length;
+
+      const output = await deploy(2 * DEPLOY_TIMEOUT - 20_000);
+      expect(cf.unknown).toEqual([]);
+      expect(output).toContain("Usage rollups from the existing rows");
+      const sql = db.queries.slice(queriesBefore).join("\n");
+      expect(sql).toContain("CREATE TABLE `__new_aibridge_usage_rollups`");
+      // Every day of the usage retention (400 days in wrangler.toml) is recomputed, today included.
+      const today = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+      const rebuilt = [
+        ...sql.matchAll(/delete from aibridge_usage_rollups where bucket >= (\d+) and bucket < (\d+)/g),
+      ];
+      expect(rebuilt).toHaveLength(401);
+      expect(Number(rebuilt[0]![1])).toBe(today - 400 * 86_400_000);
+      expect(Number(rebuilt.at(-1)![2])).toBe(today + 86_400_000);
+      // The rebuild's D1 calls come after the Worker's upload (the old Worker cannot write the new key).
+      const calls = cf.requests.slice(requestsBefore);
+      const upload = calls.findIndex(
+        (r) => r.method === "POST" && r.path.endsWith("/scripts/aibridge-worker/versions"),
+      );
+      const d1Calls = calls
+        .map((r, index) =>
+          r.method === "POST" && /\/d1\/database\/[^/]+\/(query|raw)$/.test(r.path) ? index : -1,
+        )
+        .filter((index) => index >= 0);
+      expect(upload).toBeGreaterThan(0);
+      expect(d1Calls.filter((index) => index > upload).length).toBeGreaterThanOrEqual(20);
+      expect(output).toMatch(/Rebuilt 401 days/);
+    },
+    DEPLOY_TIMEOUT * 2,
   );
 
   it("the printed next step works: keys create --remote writes the hashed key to the remote D1", async () => {

@@ -14,14 +14,17 @@ import { RECORD_TABLES } from "../../src/retention";
 import { seedRecords } from "./admin-seed";
 import { eventually, rows } from "./helpers";
 
-type Dimension = "user" | "model" | "client" | "day";
+type Dimension = "user" | "model" | "client" | "day" | "instance";
 const GROUPINGS: Dimension[][] = [
   ["user"],
   ["model"],
   ["client"],
   ["day"],
+  ["instance"],
   ["day", "user"],
   ["model", "client"],
+  ["day", "instance"],
+  ["instance", "user"],
 ];
 
 /**
@@ -34,6 +37,8 @@ async function rawUsage(groupBy: Dimension[], from: number, to: number, user: st
     model: "i.model",
     client: "i.client",
     day: "strftime('%Y-%m-%d', i.started_at / 1000, 'unixepoch')",
+    // The instance that answered (a fallback counts as itself), else the one addressed, else the API family.
+    instance: "coalesce(i.upstream_instance, i.instance, i.provider)",
   };
   const { results } = await env.DB.prepare(
     `select ${groupBy.map((d) => `${dims[d]} as ${d}`).join(", ")},
@@ -54,7 +59,7 @@ async function rawUsage(groupBy: Dimension[], from: number, to: number, user: st
     from aibridge_interceptions i
     left join aibridge_token_usages t on t.interception_id = i.id
     where i.started_at >= ?1 and i.started_at < ?2 and (?3 is null or i.initiator_id = ?3)
-    group by ${groupBy.join(", ")}
+    group by ${groupBy.map((d) => dims[d]).join(", ")}
     order by ${groupBy.join(", ")}`,
   )
     .bind(from, to, user)
@@ -80,6 +85,10 @@ async function expectRollupsEqualRaw(ranges: [number, number][]) {
   }
   const user = await rolledUsage(["model"], ranges[0]![0], ranges[0]![1], "user-1");
   expect(user.rows).toEqual(await rawUsage(["model"], user.range.from, user.range.to, "user-1"));
+  const byInstance = await rolledUsage(["instance"], ranges[0]![0], ranges[0]![1], "user-2");
+  expect(byInstance.rows).toEqual(
+    await rawUsage(["instance"], byInstance.range.from, byInstance.range.to, "user-2"),
+  );
 }
 
 /** A small deterministic PRNG (mulberry32): failures reproduce from the seed. */
@@ -96,7 +105,10 @@ function random(seed: number) {
 /**
  * Interceptions over the last 50 days (some older than the hourly window), each with a start and
  * an end record (some only one of them), 0–3 usage records (some unpriced, some with extra token
- * types) and a prompt; a few usage records whose interception never arrives.
+ * types) and a prompt; a few usage records whose interception never arrives. Each addresses a
+ * provider instance (some none: records from before instances), and its end record says which
+ * answered: the same one, a fallback (the rollup key changes after the start may have been
+ * folded), or none.
  */
 function randomStream(seed: number, count: number, now: number): RecordMessage[] {
   const rand = random(seed);
@@ -106,12 +118,17 @@ function randomStream(seed: number, count: number, now: number): RecordMessage[]
     const id = `r${seed}-${n}`;
     const startedAt = now - Math.floor(rand() * 50 * DAY_MS);
     const provider = pick(["anthropic", "openai"]);
+    const instance = pick([provider, provider, `${provider}-eu`, undefined]);
+    const answered = rand();
+    const upstreamInstance =
+      answered < 0.6 ? (instance ?? provider) : answered < 0.85 ? `${provider}-backup` : null;
     const info = {
       id,
       initiatorId: pick(["user-1", "user-2", "user-3", "o'brien@example.com"]),
       apiKeyId: null,
       provider,
       providerName: provider === "anthropic" ? "messages" : "responses",
+      ...(instance === undefined ? {} : { instance }),
       model: pick(["claude-sonnet-4-5", "claude-haiku-4-5", "gpt-5", "local-llama"]),
       client: pick(["claude-code", "codex", "unknown"]),
       userAgent: null,
@@ -134,6 +151,9 @@ function randomStream(seed: number, count: number, now: number): RecordMessage[]
         stopReason: null,
         errorType: null,
         errorMessage: null,
+        ...(instance === undefined
+          ? {}
+          : { upstreamInstance, fallback: upstreamInstance?.endsWith("-backup") }),
       });
     }
     const usages = Math.floor(rand() * 4);
@@ -231,9 +251,10 @@ describe("usage rollups", () => {
 
   it("fold a usage row in when its interception arrives later, in another batch", async () => {
     const stream = randomStream(9, 40, NOW);
-    const usage = stream.find((r) => r.kind === "token_usage" && !r.interceptionId.endsWith("never-arrives"));
+    const starts = new Map(stream.flatMap((r) => (r.kind === "interception_started" ? [[r.id, r]] : [])));
+    const usage = stream.find((r) => r.kind === "token_usage" && starts.has(r.interceptionId));
     if (usage?.kind !== "token_usage") throw new Error("the stream has usage");
-    const start = stream.find((r) => r.kind === "interception_started" && r.id === usage.interceptionId)!;
+    const start = starts.get(usage.interceptionId)!;
     await writeRecords(env.DB, [usage]);
     expect(await rows("select * from aibridge_usage_rollups")).toEqual([]);
     await writeRecords(env.DB, [start]);
@@ -242,6 +263,118 @@ describe("usage rollups", () => {
       "select usages, requests, input_tokens from aibridge_usage_rollups where span = 'day'",
     );
     expect(day).toEqual({ usages: 1, requests: 1, input_tokens: usage.inputTokens });
+  });
+
+  it("move a request to the fallback instance that answered when its end arrives after its start was folded", async () => {
+    const at = Math.floor(NOW / HOUR_MS) * HOUR_MS - 2 * HOUR_MS;
+    const info = (id: string, startedAt: number) => ({
+      id,
+      initiatorId: "user-1",
+      apiKeyId: null,
+      provider: "anthropic",
+      providerName: "messages",
+      instance: "anthropic-eu",
+      model: "claude-sonnet-4-5",
+      client: "claude-code",
+      userAgent: null,
+      clientSessionId: null,
+      correlatingToolCallId: null,
+      credentialKind: "centralized" as const,
+      credentialHint: null,
+      streaming: true,
+      startedAt,
+      metadata: null,
+    });
+    const usage = (id: string, interceptionId: string, costMicros: number): RecordMessage => ({
+      kind: "token_usage",
+      id,
+      interceptionId,
+      providerResponseId: null,
+      inputTokens: 100,
+      outputTokens: 10,
+      cacheReadInputTokens: 0,
+      cacheWriteInputTokens: 0,
+      extraTokenTypes: null,
+      rawUsage: {},
+      costMicros,
+      estimateMethod: "ratio",
+      createdAt: at + 60_000,
+    });
+    const ended = (id: string, startedAt: number, upstreamInstance: string): RecordMessage => ({
+      kind: "interception_ended",
+      ...info(id, startedAt),
+      endedAt: startedAt + 5000,
+      status: "completed",
+      stopReason: null,
+      errorType: null,
+      errorMessage: null,
+      upstreamInstance,
+      fallback: upstreamInstance !== "anthropic-eu",
+    });
+    // Two requests to anthropic-eu; the later one's start and a usage row are folded first.
+    await writeRecords(env.DB, [
+      { kind: "interception_started", ...info("early", at) },
+      ended("early", at, "anthropic-eu"),
+      usage("early-u", "early", 1000),
+    ]);
+    await writeRecords(env.DB, [
+      { kind: "interception_started", ...info("late", at + 1000) },
+      usage("late-u", "late", 5000),
+    ]);
+    const byInstance = () =>
+      rows(
+        "select span, instance, requests, usages, usage_requests, estimated_requests, cost_micros, last_seen from aibridge_usage_rollups order by span, instance",
+      );
+    expect((await byInstance()).filter((r) => r.span === "day")).toEqual([
+      {
+        span: "day",
+        instance: "anthropic-eu",
+        requests: 2,
+        usages: 2,
+        usage_requests: 2,
+        estimated_requests: 2,
+        cost_micros: 6000,
+        last_seen: at + 1000,
+      },
+    ]);
+    // Its end says the fallback answered: request and usage move, the old row's last_seen goes back.
+    await writeRecords(env.DB, [ended("late", at + 1000, "anthropic-backup")]);
+    const moved = await byInstance();
+    for (const span of ["day", "hour"]) {
+      expect(moved.filter((r) => r.span === span)).toEqual([
+        {
+          span,
+          instance: "anthropic-backup",
+          requests: 1,
+          usages: 1,
+          usage_requests: 1,
+          estimated_requests: 1,
+          cost_micros: 5000,
+          last_seen: at + 1000,
+        },
+        {
+          span,
+          instance: "anthropic-eu",
+          requests: 1,
+          usages: 1,
+          usage_requests: 1,
+          estimated_requests: 1,
+          cost_micros: 1000,
+          last_seen: at,
+        },
+      ]);
+    }
+    // Redelivered, in any order, nothing moves or counts again; the early one moving empties its row.
+    await writeRecords(env.DB, [ended("late", at + 1000, "anthropic-backup"), usage("late-u", "late", 5000)]);
+    await writeRecords(env.DB, [{ kind: "interception_started", ...info("late", at + 1000) }]);
+    expect(await byInstance()).toEqual(moved);
+    await writeRecords(env.DB, [ended("early", at, "anthropic-backup")]);
+    const all = await byInstance();
+    expect(all.map((r) => [r.span, r.instance, r.requests, r.cost_micros, r.last_seen])).toEqual([
+      ["day", "anthropic-backup", 2, 6000, at + 1000],
+      ["hour", "anthropic-backup", 2, 6000, at + 1000],
+    ]);
+    await expectRollupsEqualRaw([[NOW - DAY_MS, NOW + DAY_MS]]);
   });
 
   it("stay exact through the real queue and consumer with every record sent twice", async () => {
@@ -264,7 +397,7 @@ describe("usage rollups", () => {
     const stream = randomStream(5, 150, NOW);
     await writeRecords(env.DB, stream);
     const before = await rows(
-      "select * from aibridge_usage_rollups order by span, bucket, initiator_id, model, client",
+      "select * from aibridge_usage_rollups order by span, bucket, initiator_id, model, client, instance",
     );
     // Lose or corrupt them: the rebuild recomputes every day of the range from the raw rows.
     await env.DB.prepare("update aibridge_usage_rollups set requests = requests + 5, cost_micros = 0").run();
@@ -272,13 +405,15 @@ describe("usage rollups", () => {
     const result = await rebuildRollups(env.DB, NOW - 60 * DAY_MS, NOW + DAY_MS);
     expect(result.days).toBe(61);
     const after = await rows(
-      "select * from aibridge_usage_rollups order by span, bucket, initiator_id, model, client",
+      "select * from aibridge_usage_rollups order by span, bucket, initiator_id, model, client, instance",
     );
     expect(after).toEqual(before);
     // Records delivered again after the rebuild still count once.
     await writeRecords(env.DB, stream);
     expect(
-      await rows("select * from aibridge_usage_rollups order by span, bucket, initiator_id, model, client"),
+      await rows(
+        "select * from aibridge_usage_rollups order by span, bucket, initiator_id, model, client, instance",
+      ),
     ).toEqual(before);
     await expectRollupsEqualRaw(RANGES.slice(0, 2));
   });
