@@ -13,6 +13,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     anthropicUrl: string;
     openaiUrl: string;
+    /** A second fake OpenAI (another upstream on its own port): a named instance's. */
+    openaiSecondUrl: string;
     mcpUrl: string;
     bedrockUrl: string;
     flakyUrl: string;
@@ -20,19 +22,28 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
-  const [anthropic, openai, mcp, bedrock, flaky] = await Promise.all([
+  const [anthropic, openai, mcp, bedrock, flaky, openaiSecond] = await Promise.all([
     startFakeAnthropic(),
     startFakeOpenAI(),
     startEverythingServer(),
     startFakeBedrock(),
     startFakeFlaky(),
+    startFakeOpenAI(),
   ]);
   project.provide("anthropicUrl", anthropic.url);
   project.provide("openaiUrl", openai.url);
+  project.provide("openaiSecondUrl", openaiSecond.url);
   project.provide("mcpUrl", mcp.url);
   project.provide("bedrockUrl", bedrock.url);
   project.provide("flakyUrl", flaky.url);
   return async () => {
-    await Promise.all([anthropic.close(), openai.close(), mcp.stop(), bedrock.close(), flaky.close()]);
+    await Promise.all([
+      anthropic.close(),
+      openai.close(),
+      mcp.stop(),
+      bedrock.close(),
+      flaky.close(),
+      openaiSecond.close(),
+    ]);
   };
 }

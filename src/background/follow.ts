@@ -4,22 +4,29 @@
  * other, the gateway follows such a response to its end itself, and records its usage against the
  * interception that created it:
  *
- * - at creation, a marker (KV `bgresp:{id}` → interception, model, user) and a delayed message on
- *   the BACKGROUND queue;
- * - the queue consumer (consumeBackground) polls `GET /responses/{id}` with the credential that
- *   created it, re-sending itself with a doubling delay (BACKGROUND_POLL_FIRST_SECONDS, capped at
- *   10 minutes) for at most 24 hours;
- * - a client's own `GET /responses/{id}` that shows a terminal response records it too
- *   (noteRetrievedResponse), found through the marker.
+ * - at creation, a marker (KV `bgresp:{id}` → interception, model, user, instance) and a delayed
+ *   message on the BACKGROUND queue;
+ * - the queue consumer (consumeBackground) polls `GET /responses/{id}` on the provider instance
+ *   that created it (the one that answered the create: the addressed instance or its fallback),
+ *   with that instance's base URL, headers and keys (target.ts), re-sending itself with a doubling
+ *   delay (BACKGROUND_POLL_FIRST_SECONDS, capped at 10 minutes) for at most 24 hours;
+ * - a client's own `GET /{instance}/v1/responses/{id}` that shows a terminal response records it
+ *   too (noteRetrievedResponse), found through the marker, when it was served by that same
+ *   instance (another upstream's answer for the id is not this response's).
+ *
+ * Messages and markers from before the instance was named in them have none: they were created
+ * on, and are polled from, the default `openai` instance.
  *
  * Both paths write the same token-usage record, whose id is derived from the response id: D1's
  * primary key makes it once per response, whichever path sees the end first.
  *
- * The credential: the central key is never put in a message (the consumer reads it from its own
- * configuration). A BYOK key has nowhere else to come from, so it travels inside the queue message
- * only: queue messages are transient (deleted when acknowledged, encrypted at rest by the platform,
- * readable only by this Worker), the BACKGROUND queue has no dead-letter queue (nothing is stored
- * when polling gives up), and the key is never written to D1, KV, records or logs.
+ * The credential: the central keys are never put in a message (the consumer reads them from its
+ * own configuration). A BYOK key has nowhere else to come from, so it travels in the queue message,
+ * sealed (seal.ts: AES-GCM under an HKDF key from the server secret the redaction key is chosen
+ * from, with its own label), never in plain text. A message whose key cannot be opened (that
+ * secret was rotated since) is dropped with a log line and a `gateway_event` metric, not retried.
+ * The key is never written to D1, KV, records or logs, and the BACKGROUND queue has no dead-letter
+ * queue (nothing is stored when polling gives up).
  */
 import type { UpstreamCredential } from "../auth/actor";
 import { type Env, getConfig } from "../config";
@@ -29,6 +36,8 @@ import { recordedCostMicros } from "../pricing";
 import { normalizeResponsesUsage, type ResponsesUsage } from "../providers/openai/usage";
 import { sendRecords } from "../recorder/producer";
 import type { TokenUsage } from "../recorder/records";
+import { openCredential, sealCredential } from "./seal";
+import { DEFAULT_INSTANCE, fetchStoredResponse, pollTarget } from "./target";
 
 export const BACKGROUND_QUEUE = "aibridge-background";
 /** Longest wait between two polls, and how long a background response is followed at most. */
@@ -45,13 +54,17 @@ export interface BackgroundOwner {
   model: string;
   initiatorId: string;
   client: string;
+  /** The provider instance that created it. Absent in markers and messages from before: the default. */
+  instance?: string;
 }
 
 export interface BackgroundPoll extends BackgroundOwner {
   kind: "background_poll";
   responseId: string;
-  /** The client's own provider key (BYOK), or null: the poll uses the central key. */
-  byok: UpstreamCredential | null;
+  /** The client's own provider key (BYOK), sealed (seal.ts); null: the poll uses the instance's keys. */
+  sealedByok?: string | null;
+  /** Messages from before sealing carried the key in plain text: still read, re-sent sealed. */
+  byok?: UpstreamCredential | null;
   attempt: number;
   createdAt: number;
 }
@@ -70,7 +83,7 @@ export async function followBackgroundResponse(
     kind: "background_poll",
     ...owner,
     responseId,
-    byok,
+    sealedByok: byok ? await sealCredential(sealingSecret(env), responseId, byok) : null,
     attempt: 0,
     createdAt: Date.now(),
   };
@@ -95,21 +108,33 @@ export async function consumeBackground(batch: MessageBatch<unknown>, env: Backg
 }
 
 async function pollOnce(env: BackgroundEnv, poll: BackgroundPoll): Promise<void> {
-  const config = getConfig(env);
-  const credential = poll.byok ?? centralCredential(config.openaiApiKey);
-  let status: number;
-  let body: ResponseLike | null = null;
-  try {
-    const response = await fetch(`${config.openaiBaseUrl}/responses/${encodeURIComponent(poll.responseId)}`, {
-      headers: credential ? { [credential.header]: credential.value } : {},
-    });
-    status = response.status;
-    if (response.ok) body = (await response.json()) as ResponseLike;
-    else await response.body?.cancel();
-  } catch (error) {
-    status = 0;
-    log.warn("background_poll_unreachable", { response: poll.responseId, error: String(error) });
+  const byok = await pollCredential(env, poll);
+  if (byok === undefined) {
+    // Sealed under a secret this deployment no longer has: no retry can open it.
+    log.warn("background_poll_dropped", { response: poll.responseId, reason: "credential_unreadable" });
+    writeMetric(
+      env.METRICS,
+      "gateway_event",
+      { event: "background_poll_dropped", detail: "credential_unreadable" },
+      { count: 1 },
+    );
+    return;
   }
+  const target = pollTarget(env, poll.instance);
+  if (!target) {
+    log.warn("background_poll_gave_up", {
+      response: poll.responseId,
+      instance: poll.instance ?? DEFAULT_INSTANCE,
+      reason: "no such OpenAI instance",
+    });
+    return;
+  }
+  const answer = await fetchStoredResponse(target, poll.responseId, byok);
+  if (answer.error) {
+    log.warn("background_poll_unreachable", { response: poll.responseId, error: answer.error });
+  }
+  const body = answer.body as ResponseLike | null;
+  const status = answer.status;
   if (body && TERMINAL.has(String(body.status))) {
     await recordBackgroundUsage(env, poll.responseId, poll, body);
     await env.KV.delete(markerKey(poll.responseId));
@@ -124,23 +149,41 @@ async function pollOnce(env: BackgroundEnv, poll: BackgroundPoll): Promise<void>
     log.warn("background_poll_gave_up", { response: poll.responseId, status, reason: "bound" });
     return;
   }
-  await schedule(env, { ...poll, attempt: poll.attempt + 1 });
+  const { byok: _plain, ...rest } = poll;
+  const sealedByok =
+    poll.sealedByok ?? (byok ? await sealCredential(sealingSecret(env), poll.responseId, byok) : null);
+  await schedule(env, { ...rest, sealedByok, attempt: poll.attempt + 1 });
+}
+
+/** The user's key, null for the instance's keys, undefined when the sealed key cannot be opened. */
+async function pollCredential(
+  env: BackgroundEnv,
+  poll: BackgroundPoll,
+): Promise<UpstreamCredential | null | undefined> {
+  if (poll.sealedByok) {
+    return (await openCredential(sealingSecret(env), poll.responseId, poll.sealedByok)) ?? undefined;
+  }
+  return poll.byok ?? null;
 }
 
 /**
- * A client fetched a response (GET /responses/{id}, JSON): if it is a background response the
- * gateway created and it has ended, record its usage now (idempotent with the poll).
+ * A client fetched a response (GET /{instance}/v1/responses/{id}, JSON) from `servedBy`: if it is a
+ * background response the gateway created on that instance and it has ended, record its usage now
+ * (idempotent with the poll).
  */
 export async function noteRetrievedResponse(
   env: BackgroundEnv,
   responseId: string,
   response: Response,
+  servedBy: string,
 ): Promise<void> {
   if (!response.ok || !response.headers.get("content-type")?.includes("application/json")) return;
   const body = (await response.json().catch(() => null)) as ResponseLike | null;
   if (!body || !TERMINAL.has(String(body.status))) return;
   const owner = await env.KV.get<BackgroundOwner>(markerKey(responseId), "json");
   if (!owner) return;
+  // Another upstream's answer for this id is not this response's: the poll records it.
+  if ((owner.instance ?? DEFAULT_INSTANCE) !== servedBy) return;
   await recordBackgroundUsage(env, responseId, owner, body);
   await env.KV.delete(markerKey(responseId));
 }
@@ -205,8 +248,19 @@ async function schedule(env: BackgroundEnv, poll: BackgroundPoll): Promise<void>
   await env.BACKGROUND.send(poll, { delaySeconds });
 }
 
-function centralCredential(key: string | undefined): UpstreamCredential | null {
-  return key ? { header: "authorization", value: `Bearer ${key}` } : null;
+let warnedDevelopmentSecret = false;
+
+/** The server secret BYOK keys are sealed under: the one the redaction key is chosen from. */
+function sealingSecret(env: Env): string {
+  const { redactionKey, redactionKeySource } = getConfig(env).recording;
+  if (redactionKeySource === "development" && !warnedDevelopmentSecret) {
+    warnedDevelopmentSecret = true;
+    log.warn("background_seal_key_missing", {
+      detail:
+        "set REDACTION_KEY (or ADMIN_TOKEN); BYOK keys in poll messages are sealed under a development key",
+    });
+  }
+  return redactionKey;
 }
 
 function markerKey(responseId: string): string {

@@ -199,6 +199,7 @@ function followLater(c: Context<AppEnv>, interception: Interception, responseId:
     model: info.model,
     initiatorId: info.initiatorId,
     client: info.client,
+    instance: interception.upstreamInstance ?? c.get("instance").name,
   };
   c.executionCtx.waitUntil(
     followBackgroundResponse(c.env, responseId, owner, c.get("actor").byokCredential).catch((error) =>

@@ -282,6 +282,11 @@ export class Interception {
     this.upstream = { instance, fallback };
   }
 
+  /** The instance that answered, once one did (a background response is polled there). */
+  get upstreamInstance(): string | null {
+    return this.upstream.instance;
+  }
+
   /** Ends the interception once; later calls are ignored (the first outcome wins). */
   end(outcome: EndInterception): void {
     if (this.ended) return;

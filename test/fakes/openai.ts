@@ -16,7 +16,10 @@
  *
  * Background responses (`background: true`, not streamed) get their own id (`resp_bg_N`) and stay
  * `queued`, then `in_progress` on the next GET, until POST /__fake/complete/{id}; from then on
- * GET /v1/responses/{id} shows them completed with BACKGROUND_USAGE.
+ * GET /v1/responses/{id} shows them completed with BACKGROUND_USAGE. Like the real API, a stored
+ * response belongs to the key that created it: GET and cancel with another key, or on another fake
+ * server (another upstream), answer 404. POST /v1/responses/{id}/cancel ends one as `cancelled`
+ * with the partial CANCELLED_USAGE.
  *
  * Azure OpenAI's v1 API: the same API under `/openai/v1/…` (https://{resource}.openai.azure.com
  * /openai/v1), where a request must carry one of FAKE_AZURE_KEYS' keys in an `api-key` header, or
@@ -570,7 +573,26 @@ export const BACKGROUND_USAGE = {
   output_tokens_details: { reasoning_tokens: 100 },
   total_tokens: 1545,
 };
-const backgroundResponses = new Map<string, { status: string; request: ResponsesRequest }>();
+/** What a background response cancelled while running reports (the work done until then). */
+export const CANCELLED_USAGE = {
+  input_tokens: 900,
+  input_tokens_details: { cached_tokens: 0 },
+  output_tokens: 77,
+  output_tokens_details: { reasoning_tokens: 40 },
+  total_tokens: 977,
+};
+const backgroundResponses = new Map<string, { status: string; request: ResponsesRequest; owner: string }>();
+
+/**
+ * Who may read a stored response: the upstream (host) and the key it was created with. Azure's
+ * keys (`api-key`, or an Entra token) belong to one resource and all see its responses.
+ */
+function ownerOf(request: IncomingMessage): string {
+  const azure =
+    request.headers["api-key"] !== undefined ||
+    request.headers.authorization === `Bearer ${FAKE_AZURE_KEYS.entraToken}`;
+  return `${request.headers.host ?? ""} ${azure ? "azure" : (request.headers.authorization ?? "")}`;
+}
 let backgroundCount = 0;
 
 /** slow: per x-fake-trace, whether the fake wrote its whole stream before the connection closed. */
@@ -691,7 +713,7 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
       // background: accepted at once, output and usage come later (GET /v1/responses/{id}).
       if (parsed.background) {
         const id = `resp_bg_${++backgroundCount}`;
-        backgroundResponses.set(id, { status: "queued", request: parsed });
+        backgroundResponses.set(id, { status: "queued", request: parsed, owner: ownerOf(request) });
         return json(response, 200, { ...responseObject(parsed, scenario, "queued", []), id });
       }
       const status = scenario === "incomplete" ? "incomplete" : "completed";
@@ -722,6 +744,24 @@ export async function handleOpenAI(request: IncomingMessage, body: Buffer, respo
   if (stored) {
     const [, id, sub] = stored;
     const job = backgroundResponses.get(id!);
+    if (job && job.owner !== ownerOf(request)) {
+      return json(response, 404, {
+        error: {
+          message: `Response with id '${id}' not found.`,
+          type: "invalid_request_error",
+          param: null,
+          code: null,
+        },
+      });
+    }
+    if (request.method === "POST" && sub === "/cancel" && job) {
+      if (job.status === "queued" || job.status === "in_progress") job.status = "cancelled";
+    }
+    const showsJob = (request.method === "GET" && !sub) || (request.method === "POST" && sub === "/cancel");
+    if (job?.status === "cancelled" && showsJob) {
+      const body = responseObject(job.request, "default", "cancelled", []);
+      return json(response, 200, { ...body, id, usage: CANCELLED_USAGE });
+    }
     if (request.method === "GET" && !sub && job) {
       const done = job.status === "completed";
       const body = responseObject(

@@ -3,6 +3,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     anthropicUrl: string;
     openaiUrl: string;
+    openaiSecondUrl: string;
     mcpUrl: string;
     bedrockUrl: string;
     flakyUrl: string;

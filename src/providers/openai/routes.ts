@@ -60,7 +60,7 @@ openaiRoutes.on(["GET", "DELETE"], "/v1/responses/:id", async (c) => {
   const id = safeSegment(c.req.param("id"));
   if (c.req.method === "GET" && id && response.ok) {
     c.executionCtx.waitUntil(
-      noteRetrievedResponse(c.env, id, response.clone()).catch((error) =>
+      noteRetrievedResponse(c.env, id, response.clone(), c.get("instance").name).catch((error) =>
         log.error("background_note_failed", { response: id, error: String(error) }),
       ),
     );
