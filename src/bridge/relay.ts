@@ -225,11 +225,11 @@ async function drain(
 
 /**
  * The relay's reads, each failing with a StallError once it has waited `idleTimeoutMs`, and, with
- * keep-alive on, resolving to PING when the client has had nothing for `keepaliveMs` (the pending
- * upstream read stays pending: the next read() returns it). One timer per stream rather than one
- * per read: a timer and the promises racing it for every chunk were a measurable part of the
- * gateway's CPU per streamed event. The timer wakes when something may be due, checks the clocks,
- * and sleeps for the rest.
+ * keep-alive on, resolving to PING when the client has had nothing for `keepaliveMs` (the upstream
+ * read stays pending: the next read() waits on it again). One timer per stream, and one promise
+ * per read settled by whichever comes first, rather than a timer and a Promise.race for every
+ * chunk: those were a measurable part of the gateway's CPU per streamed event (and a race leaves a
+ * reaction on its never-settling timeout promise for every read until the stream ends).
  */
 function watchedReads(
   sharedRead: () => Promise<ReadableStreamReadResult<Uint8Array>>,
@@ -243,51 +243,58 @@ function watchedReads(
   let waitingSince: number | null = null;
   let lastOutAt = Date.now();
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let stall!: (error: Error) => void;
-  const stalled = new Promise<never>((_, reject) => {
-    stall = reject;
-  });
-  stalled.catch(() => {}); // only ever observed through a race
-  let wake: (() => void) | null = null;
+  type Waiter = {
+    resolve(value: ReadableStreamReadResult<Uint8Array> | typeof PING): void;
+    reject(error: unknown): void;
+  };
+  let waiter: Waiter | null = null;
   const check = () => {
     timer = null;
     if (waitingSince === null) return;
     const now = Date.now();
     const waited = now - waitingSince;
     if (waited >= idleTimeoutMs) {
-      stall(new StallError(`Upstream sent nothing for ${Math.round(idleTimeoutMs / 1000)} s`));
+      waiter?.reject(new StallError(`Upstream sent nothing for ${Math.round(idleTimeoutMs / 1000)} s`));
+      waiter = null;
       return;
     }
     let next = idleTimeoutMs - waited;
     if (keepaliveMs !== null) {
       const quiet = now - lastOutAt;
       if (quiet >= keepaliveMs) {
-        wake?.();
-        wake = null;
+        waiter?.resolve(PING);
+        waiter = null;
       }
       next = Math.min(next, quiet >= keepaliveMs ? keepaliveMs : keepaliveMs - quiet);
     }
     timer = setTimeout(check, next);
-  };
-  const done = () => {
-    waitingSince = null;
   };
   return {
     read() {
       // A read still pending from before a ping keeps its start: pings are not upstream data.
       waitingSince ??= Date.now();
       if (timer === null) {
-        const sinceOut = Date.now() - lastOutAt;
-        const first = keepaliveMs === null ? idleTimeoutMs : Math.max(0, keepaliveMs - sinceOut);
+        const first =
+          keepaliveMs === null ? idleTimeoutMs : Math.max(0, keepaliveMs - (Date.now() - lastOutAt));
         timer = setTimeout(check, Math.min(first, idleTimeoutMs));
       }
-      const result = sharedRead();
-      result.then(done, done);
-      if (keepaliveMs === null) return Promise.race([result, stalled]);
-      const ping = new Promise<typeof PING>((resolve) => {
-        wake = () => resolve(PING);
+      const pending = sharedRead();
+      return new Promise((resolve, reject) => {
+        const self: Waiter = { resolve, reject };
+        waiter = self;
+        pending.then(
+          (result) => {
+            waitingSince = null;
+            if (waiter === self) waiter = null;
+            resolve(result);
+          },
+          (error) => {
+            waitingSince = null;
+            if (waiter === self) waiter = null;
+            reject(error);
+          },
+        );
       });
-      return Promise.race([result, stalled, ping]);
     },
     sent() {
       lastOutAt = Date.now();
