@@ -51,7 +51,7 @@ const shape =
     : { body, headers: { "x-bench-events": "20" } };
 
 /** A minimal Chrome DevTools protocol session over the inspector's WebSocket. */
-async function inspect(port) {
+export async function inspect(port) {
   const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
   const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
   const ws = new WebSocket(target.webSocketDebuggerUrl);
@@ -166,6 +166,28 @@ async function main() {
     await dev?.stop();
     upstream.kill("SIGTERM");
     await rm(state, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Busy time of a Worker's isolate per request: the V8 sampling profiler on its inspector while
+ * `send()` runs `requests` times sequentially, plus `settleMs` for deferred work. Returns
+ * { msPerRequest, profile }.
+ */
+export async function isolateCpu(inspectorPort, send, { requests, settleMs = 1500, intervalUs = 50 }) {
+  const session = await inspect(inspectorPort);
+  try {
+    await session.call("Profiler.enable");
+    await session.call("Profiler.setSamplingInterval", { interval: intervalUs });
+    await session.call("Profiler.start");
+    for (let i = 0; i < requests; i++) await send();
+    await new Promise((r) => setTimeout(r, settleMs));
+    const { profile } = await session.call("Profiler.stop");
+    await session.call("Profiler.disable");
+    const { busy } = summarize(profile);
+    return { msPerRequest: (busy * intervalUs) / 1000 / requests, profile };
+  } finally {
+    session.close();
   }
 }
 

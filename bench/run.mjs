@@ -41,6 +41,7 @@ import {
   wranglerRun,
 } from "./lib/wrangler.mjs";
 import { runMicro } from "./micro.mjs";
+import { isolateCpu } from "./profile-workerd.mjs";
 import { runRequestCpu } from "./request-cpu.mjs";
 
 const argv = process.argv.slice(2);
@@ -504,6 +505,55 @@ async function cpuPhase(paths, attribution) {
   return out;
 }
 
+/**
+ * CPU of the Worker's own isolate per request: V8's sampling profiler on each dev server's
+ * inspector (bench/profile-workerd.mjs), busy samples only. Cloudflare bills a Worker's CPU time;
+ * this leaves out what the workerd process does for the local simulation (the queue broker, D1's
+ * SQLite, the static-assets router, the log line's trip to wrangler) and the HTTP stack, which the
+ * CPU phase above counts. The gateway's queue consumer runs in its isolate and is counted.
+ */
+async function isolatePhase(paths) {
+  const wanted = ["jsrelay", "gateway"];
+  const scenarios = [
+    { key: "chat", body: STREAM_BODY, headers: { "x-bench-events": "20" }, requests: SMOKE ? 10 : 300 },
+    {
+      key: "turn",
+      body: TURN_BODY,
+      headers: { "x-bench-shape": "claude-code", "x-bench-events": String(CONFIG.cpuTurnEvents) },
+      requests: SMOKE ? 2 : 20,
+    },
+  ];
+  const out = {};
+  for (const scenario of scenarios) {
+    out[scenario.key] = {};
+    for (const path of paths.filter((p) => wanted.includes(p.name))) {
+      const one = () => send(path, scenario.body, scenario.headers);
+      for (let i = 0; i < 5; i++) await one();
+      const { msPerRequest } = await isolateCpu(path.dev.inspectorPort, one, {
+        requests: scenario.requests,
+        settleMs: CONFIG.cpuSettleMs,
+      });
+      out[scenario.key][path.name] = msPerRequest;
+    }
+    log(`isolate cpu ${scenario.key}: ${JSON.stringify(out[scenario.key])}`);
+  }
+  return out;
+}
+
+function formatIsolate(isolate) {
+  const row = (label, r) =>
+    `| ${label} | ${ms(r.jsrelay)} | ${ms(r.gateway)} | ${ms(r.gateway - r.jsrelay)} | ${ratio(r.gateway, r.jsrelay).toFixed(2)}× |`;
+  return [
+    "| Worker isolate CPU per request (V8 profiler, busy time; what Cloudflare bills as CPU) | JS-relay pass-through (ms) | gateway (ms) | gateway − JS relay (ms) | gateway ÷ JS relay |",
+    "|---|---:|---:|---:|---:|",
+    row("small streamed chat (20 text deltas)", isolate.chat),
+    row(
+      `Claude Code turn (${(TURN_BODY.length / 1024).toFixed(0)} KB request, ${CONFIG.cpuTurnEvents} SSE events)`,
+      isolate.turn,
+    ),
+  ].join("\n");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report
 
@@ -726,6 +776,8 @@ async function writeResults(report) {
     "",
     formatAttribution(report.cpu),
     "",
+    formatIsolate(report.isolate),
+    "",
     formatInProcess(report.inProcess),
     "",
     formatAdmission(report.admission),
@@ -852,6 +904,7 @@ async function main() {
     const tput = await withOutputOnFailure(throughputPhase(paths));
     const attribution = partialRecordingPaths(paths.find((p) => p.name === "norec"));
     const cpu = await withOutputOnFailure(cpuPhase(paths, attribution));
+    const isolate = await withOutputOnFailure(isolatePhase(paths));
     const memory = await withOutputOnFailure(memoryPhase(paths, upstream));
     for (const path of [...paths, ...attribution]) path.agent.destroy();
     await stopAll();
@@ -872,6 +925,7 @@ async function main() {
       rows,
       throughput: tput,
       cpu,
+      isolate,
       inProcess,
       memory: Object.fromEntries(
         Object.entries(memory).map(([n, m]) => [n, m && { ...m, trace: undefined }]),
@@ -881,7 +935,7 @@ async function main() {
       micro,
     };
     console.log(
-      `\n${formatRows(rows)}\n\n${formatAttribution(cpu)}\n\n${formatInProcess(inProcess)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`,
+      `\n${formatRows(rows)}\n\n${formatAttribution(cpu)}\n\n${formatIsolate(isolate)}\n\n${formatInProcess(inProcess)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`,
     );
     console.log("gateway ÷ pass-through Worker (native; JS relay):");
     for (const row of rows) {

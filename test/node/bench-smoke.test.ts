@@ -38,6 +38,7 @@ interface Report {
   rows: Row[];
   cpu: Record<"chat" | "turn", { perRequest: Record<string, { workerdMs: number; wranglerMs: number }> }>;
   inProcess: Record<"chat" | "turn", Record<"native" | "jsrelay" | "norec" | "gateway", number>>;
+  isolate: Record<"chat" | "turn", Record<"jsrelay" | "gateway", number>>;
   /** Blocking latency of a user with a policy (Durable Object admission) vs one without. */
   admission: {
     without: { p50: number; p99: number };
@@ -132,6 +133,8 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
   for (const scenario of ["chat", "turn"] as const) {
     for (const mode of ["native", "jsrelay", "norec", "gateway"] as const)
       positive(report.inProcess[scenario][mode]);
+    // The Worker isolates' own CPU (V8 profiler through the dev servers' inspectors).
+    for (const path of ["jsrelay", "gateway"] as const) positive(report.isolate[scenario][path]);
   }
 
   // Memory: sampled for the two Workers (workerd processes); the direct path has none.
