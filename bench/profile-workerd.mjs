@@ -24,32 +24,6 @@ import { createAgent, expectOk, post } from "./lib/client.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
 import { OFFLINE_ENV, PROJECT_ROOT, startWranglerDev, wranglerRun } from "./lib/wrangler.mjs";
 
-const { values: opts } = parseArgs({
-  options: {
-    requests: { type: "string", default: "300" },
-    shape: { type: "string", default: "chat" },
-    out: { type: "string", default: join(PROJECT_ROOT, "bench/out/workerd.cpuprofile") },
-    interval: { type: "string", default: "50" },
-    worker: { type: "string", default: "gateway" },
-  },
-});
-
-const body = JSON.stringify({
-  model: "claude-sonnet-4-5-20250929",
-  max_tokens: 1024,
-  system: [{ type: "text", text: "You are a helpful assistant.", cache_control: { type: "ephemeral" } }],
-  messages: [{ role: "user", content: "Say hello to the benchmark, in one short sentence please." }],
-  metadata: { user_id: "user_bench_session_00000000-0000-4000-8000-000000000000" },
-  stream: true,
-});
-const shape =
-  opts.shape === "turn"
-    ? {
-        body: claudeCodeBody(86 * 1024),
-        headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" },
-      }
-    : { body, headers: { "x-bench-events": "20" } };
-
 /** A minimal Chrome DevTools protocol session over the inspector's WebSocket. */
 export async function inspect(port) {
   const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
@@ -114,7 +88,37 @@ export function summarize(profile, top = 30) {
   return { busy, text: `SELF (% of busy samples)\n${rows(self)}\n\nINCLUSIVE\n${rows(inclusive)}` };
 }
 
+function cliOptions() {
+  const { values: opts } = parseArgs({
+    options: {
+      requests: { type: "string", default: "300" },
+      shape: { type: "string", default: "chat" },
+      out: { type: "string", default: join(PROJECT_ROOT, "bench/out/workerd.cpuprofile") },
+      interval: { type: "string", default: "50" },
+      worker: { type: "string", default: "gateway" },
+    },
+  });
+
+  const body = JSON.stringify({
+    model: "claude-sonnet-4-5-20250929",
+    max_tokens: 1024,
+    system: [{ type: "text", text: "You are a helpful assistant.", cache_control: { type: "ephemeral" } }],
+    messages: [{ role: "user", content: "Say hello to the benchmark, in one short sentence please." }],
+    metadata: { user_id: "user_bench_session_00000000-0000-4000-8000-000000000000" },
+    stream: true,
+  });
+  const shape =
+    opts.shape === "turn"
+      ? {
+          body: claudeCodeBody(86 * 1024),
+          headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" },
+        }
+      : { body, headers: { "x-bench-events": "20" } };
+  return { opts, shape };
+}
+
 async function main() {
+  const { opts, shape } = cliOptions();
   const state = await mkdtemp(join(tmpdir(), "aibridge-profile-"));
   const upstream = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -131,7 +135,7 @@ async function main() {
         vars: { UPSTREAM_URL: upstreamUrl },
         persistTo,
       });
-      return await profileRequests(dev, { "x-api-key": PROVIDER_KEY, "x-bench-relay": "js" });
+      return await profileRequests(dev, { "x-api-key": PROVIDER_KEY, "x-bench-relay": "js" }, opts, shape);
     }
     await wranglerRun(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
     const keyOut = execFileSync(
@@ -161,7 +165,7 @@ async function main() {
         MCP_SERVERS: "[]",
       },
     });
-    return await profileRequests(dev, { "x-api-key": key });
+    return await profileRequests(dev, { "x-api-key": key }, opts, shape);
   } finally {
     await dev?.stop();
     upstream.kill("SIGTERM");
@@ -192,7 +196,7 @@ export async function isolateCpu(inspectorPort, send, { requests, settleMs = 150
 }
 
 /** Warms the Worker up, then samples its isolate while it answers `--requests` sequential requests. */
-async function profileRequests(dev, credentials) {
+async function profileRequests(dev, credentials, opts, shape) {
   const path = {
     name: opts.worker,
     url: `${dev.url}/anthropic/v1/messages`,
