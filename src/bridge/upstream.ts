@@ -125,7 +125,7 @@ async function send(
       continue;
     }
     interception.recordUpstream(instance.name, position > 0);
-    return withKeepalive(instance, response);
+    return markKeepalive(instance, response);
   }
   // No instance answered well: the last real failure beats an unreachable fallback or a breaker.
   if (lastFailure) {
@@ -189,7 +189,7 @@ async function attempt(
 const keepalives = new WeakMap<Response, number>();
 
 /** Anthropic streams get keep-alive pings: the relay sends them (relay.ts), at the answering instance's interval. */
-function withKeepalive(instance: ProviderInstance, response: Response): Response {
+function markKeepalive(instance: ProviderInstance, response: Response): Response {
   const streaming = response.ok && response.headers.get("content-type")?.includes("text/event-stream");
   if (streaming && instance.api === "anthropic") keepalives.set(response, instance.keepaliveMs);
   return response;
