@@ -1,37 +1,12 @@
-/**
- * A/B of the gateway's CPU per request in workerd: this checkout against other checkouts (or
- * other entry scripts), beside the JS-relay pass-through Worker, in one run. For trying a change:
- * the full benchmark's CPU phase is the reference figure; this answers "did it help" in minutes.
- *
- *   node bench/ab.mjs --variant base=/path/to/other/checkout[:entry.js] [--variant …] [--blocks 8] [--per-block 20] [--shape chat|turn]
- *
- * `:entry.js` runs another entry script of that checkout (e.g. bench/variants/gateway-no-recording.js).
- *
- * Every variant is bundled from its own checkout (`wrangler deploy --dry-run` there) and run under
- * its own `wrangler dev` with its own local state (its own migrations and gateway key), the same
- * vars and the bench's fake upstream. Blocks of sequential requests rotate over the paths; after
- * each block the run waits for deferred work (waitUntil, the records consumer) and counts the
- * workerd processes' CPU (/proc), less the idle rate measured first. Prints ms per request and the
- * ratio to the JS relay.
- */
-import { execFileSync, fork } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { claudeCodeBody } from "./fixtures/claude-code-body.mjs";
 import { createAgent, expectOk, post } from "./lib/client.mjs";
+import { createGatewayKey, gatewayVars, requestShape, startUpstreamProcess } from "./lib/setup.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
-import {
-  cpuMs,
-  devProcesses,
-  OFFLINE_ENV,
-  PROJECT_ROOT,
-  startWranglerDev,
-  wranglerRun,
-} from "./lib/wrangler.mjs";
+import { cpuMs, devProcesses, PROJECT_ROOT, startWranglerDev } from "./lib/wrangler.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -43,67 +18,17 @@ const { values: opts } = parseArgs({
   },
 });
 
-const chatBody = JSON.stringify({
-  model: "claude-sonnet-4-5-20250929",
-  max_tokens: 1024,
-  system: [{ type: "text", text: "You are a helpful assistant.", cache_control: { type: "ephemeral" } }],
-  messages: [{ role: "user", content: "Say hello to the benchmark, in one short sentence please." }],
-  metadata: { user_id: "user_bench_session_00000000-0000-4000-8000-000000000000" },
-  stream: true,
-});
-const shape =
-  opts.shape === "turn"
-    ? {
-        body: claudeCodeBody(86 * 1024),
-        headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" },
-      }
-    : { body: chatBody, headers: { "x-bench-events": "20" } };
+const shape = requestShape(opts.shape);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const state = await mkdtemp(join(tmpdir(), "aibridge-ab-"));
-  const upstream = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  const upstream = await startUpstreamProcess();
+  const upstreamUrl = upstream.url;
   const devs = [];
   try {
-    const { url: upstreamUrl } = await new Promise((r) => upstream.once("message", r));
-    // Each checkout migrates its own local D1 (their schemas may differ) and mints its own key.
-    const prepareState = async (root, persistTo) => {
-      await mkdir(persistTo, { recursive: true });
-      await wranglerRun(
-        [
-          "d1",
-          "migrations",
-          "apply",
-          "DB",
-          "--local",
-          "--persist-to",
-          persistTo,
-          "--config",
-          join(root, "wrangler.toml"),
-        ],
-        { cwd: root },
-      );
-      return execFileSync(
-        process.execPath,
-        [join(root, "scripts/keys.mjs"), "create", "--user", "bench@example.com", "--persist-to", persistTo],
-        { cwd: root, env: { ...process.env, ...OFFLINE_ENV } },
-      )
-        .toString()
-        .trim()
-        .split("\n")
-        .pop();
-    };
-    const vars = {
-      ANTHROPIC_BASE_URL: upstreamUrl,
-      OPENAI_BASE_URL: `${upstreamUrl}/v1`,
-      ANTHROPIC_API_KEY: PROVIDER_KEY,
-      OPENAI_API_KEY: "sk-openai-bench-unused",
-      ADMIN_TOKEN: randomBytes(24).toString("hex"),
-      MCP_SERVERS: "[]",
-    };
+    const vars = gatewayVars(upstreamUrl);
     const variants = [
       ["this", PROJECT_ROOT, undefined],
       ...opts.variant
@@ -136,7 +61,8 @@ async function main() {
     ];
     for (const [name, root, script] of variants) {
       const persistTo = join(state, name);
-      const key = await prepareState(root, persistTo);
+      // Each checkout migrates its own local D1 (their schemas may differ) and mints its own key.
+      const key = await createGatewayKey(persistTo, root);
       const dev = await startWranglerDev({
         name,
         config: join(root, "wrangler.toml"),
@@ -195,7 +121,7 @@ async function main() {
     }
   } finally {
     for (const dev of devs) await dev.stop();
-    upstream.kill("SIGTERM");
+    upstream.stop();
     await rm(state, { recursive: true, force: true });
   }
 }

@@ -1,28 +1,12 @@
-/**
- * A CPU profile of the gateway inside workerd: where a request's CPU goes in the runtime that
- * bills it (bench/request-cpu.mjs profiles the same code in Node, whose streams and fetch differ).
- *
- * Starts the bench's fake upstream and the gateway under `wrangler dev` (prebuilt, local state, a
- * real key, recording on), connects to the Worker's V8 inspector (the Chrome DevTools protocol on
- * wrangler's inspector port), and samples while it sends sequential requests. Writes the profile
- * (open it in Chrome DevTools → Performance, or speedscope) and prints the heaviest functions.
- *
- *   node bench/profile-workerd.mjs [--requests 300] [--shape chat|turn] [--worker gateway|relay] [--out …]
- *
- * `--worker relay` profiles the JS-relay pass-through Worker instead (bench/passthrough-worker,
- * x-bench-relay: js), for the same figure on the floor: busy isolate time per request.
- */
-import { execFileSync, fork } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { claudeCodeBody } from "./fixtures/claude-code-body.mjs";
 import { createAgent, expectOk, post } from "./lib/client.mjs";
+import { createGatewayKey, gatewayVars, requestShape, startUpstreamProcess } from "./lib/setup.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
-import { OFFLINE_ENV, PROJECT_ROOT, startWranglerDev, wranglerRun } from "./lib/wrangler.mjs";
+import { PROJECT_ROOT, startWranglerDev } from "./lib/wrangler.mjs";
 
 /** A minimal Chrome DevTools protocol session over the inspector's WebSocket. */
 export async function inspect(port) {
@@ -99,33 +83,17 @@ function cliOptions() {
     },
   });
 
-  const body = JSON.stringify({
-    model: "claude-sonnet-4-5-20250929",
-    max_tokens: 1024,
-    system: [{ type: "text", text: "You are a helpful assistant.", cache_control: { type: "ephemeral" } }],
-    messages: [{ role: "user", content: "Say hello to the benchmark, in one short sentence please." }],
-    metadata: { user_id: "user_bench_session_00000000-0000-4000-8000-000000000000" },
-    stream: true,
-  });
-  const shape =
-    opts.shape === "turn"
-      ? {
-          body: claudeCodeBody(86 * 1024),
-          headers: { "x-bench-shape": "claude-code", "x-bench-events": "1000" },
-        }
-      : { body, headers: { "x-bench-events": "20" } };
+  const shape = requestShape(opts.shape);
   return { opts, shape };
 }
 
 async function main() {
   const { opts, shape } = cliOptions();
   const state = await mkdtemp(join(tmpdir(), "aibridge-profile-"));
-  const upstream = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  const upstream = await startUpstreamProcess();
+  const upstreamUrl = upstream.url;
   let dev;
   try {
-    const { url: upstreamUrl } = await new Promise((resolve) => upstream.once("message", resolve));
     const persistTo = join(state, "gateway");
     await mkdir(persistTo, { recursive: true });
     if (opts.worker === "relay") {
@@ -137,38 +105,18 @@ async function main() {
       });
       return await profileRequests(dev, { "x-api-key": PROVIDER_KEY, "x-bench-relay": "js" }, opts, shape);
     }
-    await wranglerRun(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
-    const keyOut = execFileSync(
-      process.execPath,
-      [
-        join(PROJECT_ROOT, "scripts/keys.mjs"),
-        "create",
-        "--user",
-        "bench@example.com",
-        "--persist-to",
-        persistTo,
-      ],
-      { cwd: PROJECT_ROOT, env: { ...process.env, ...OFFLINE_ENV } },
-    );
-    const key = keyOut.toString().trim().split("\n").pop();
+    const key = await createGatewayKey(persistTo);
     dev = await startWranglerDev({
       name: "gateway",
       config: join(PROJECT_ROOT, "wrangler.toml"),
       prebuild: true,
       persistTo,
-      vars: {
-        ANTHROPIC_BASE_URL: upstreamUrl,
-        OPENAI_BASE_URL: `${upstreamUrl}/v1`,
-        ANTHROPIC_API_KEY: PROVIDER_KEY,
-        OPENAI_API_KEY: "sk-openai-bench-unused",
-        ADMIN_TOKEN: randomBytes(24).toString("hex"),
-        MCP_SERVERS: "[]",
-      },
+      vars: gatewayVars(upstreamUrl),
     });
     return await profileRequests(dev, { "x-api-key": key }, opts, shape);
   } finally {
     await dev?.stop();
-    upstream.kill("SIGTERM");
+    upstream.stop();
     await rm(state, { recursive: true, force: true });
   }
 }

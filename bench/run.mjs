@@ -20,25 +20,31 @@
  * same run: blocking requests from a user with a policy (budget, RPM and TPM all checked by the
  * user's Durable Object) interleaved with requests from a user without one.
  */
-import { execFileSync, fork } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { claudeCodeBody } from "./fixtures/claude-code-body.mjs";
 import { createAgent, expectOk, percentile, post, slowReader, throughput } from "./lib/client.mjs";
+import {
+  BLOCKING_BODY,
+  createGatewayKey,
+  gatewayVars,
+  requestShape,
+  STREAM_BODY,
+  startUpstreamProcess,
+  TURN_BODY,
+} from "./lib/setup.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
 import {
   cpuMs,
   devProcesses,
-  OFFLINE_ENV,
   PROJECT_ROOT,
   rssBytes,
   startWranglerDev,
   workerdPids,
-  wranglerRun,
 } from "./lib/wrangler.mjs";
 import { runMicro } from "./micro.mjs";
 import { isolateCpu } from "./profile-workerd.mjs";
@@ -98,44 +104,6 @@ const log = (...args) => console.error(`[bench ${(performance.now() / 1000).toFi
 // ---------------------------------------------------------------------------------------------
 // Setup
 
-async function startUpstreamProcess() {
-  const child = fork(join(import.meta.dirname, "lib/upstream.mjs"), [], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const { url } = await new Promise((resolve, reject) => {
-    child.once("message", resolve);
-    child.once("exit", (code) => reject(new Error(`upstream exited with ${code}`)));
-  });
-  const upstream = { url, pid: child.pid, bigWritten: 0, stop: () => child.kill("SIGTERM") };
-  child.on("message", (message) => {
-    if (typeof message?.bigWritten === "number") upstream.bigWritten = message.bigWritten;
-  });
-  return upstream;
-}
-
-async function createGatewayKey(persistTo) {
-  await mkdir(persistTo, { recursive: true });
-  await wranglerRun(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
-  const out = execFileSync(
-    process.execPath,
-    [
-      join(PROJECT_ROOT, "scripts/keys.mjs"),
-      "create",
-      "--user",
-      "bench@example.com",
-      "--persist-to",
-      persistTo,
-    ],
-    {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...OFFLINE_ENV },
-    },
-  );
-  const key = out.toString().trim().split("\n").pop();
-  if (!key?.startsWith("aib_")) throw new Error(`no key in keys.mjs output:\n${out}`);
-  return key;
-}
-
 /** A second user whose policy makes every request go through the limits Durable Object. */
 async function createLimitedKey(persistTo) {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true" };
@@ -151,17 +119,6 @@ async function createLimitedKey(persistTo) {
   if (!key?.startsWith("aib_")) throw new Error("no key in keys.mjs output");
   return key;
 }
-
-const BLOCKING_BODY = JSON.stringify({
-  model: "claude-sonnet-4-5-20250929",
-  max_tokens: 1024,
-  system: [{ type: "text", text: "You are a helpful assistant.", cache_control: { type: "ephemeral" } }],
-  messages: [{ role: "user", content: "Say hello to the benchmark, in one short sentence please." }],
-  metadata: { user_id: "user_bench_session_00000000-0000-4000-8000-000000000000" },
-});
-const STREAM_BODY = JSON.stringify({ ...JSON.parse(BLOCKING_BODY), stream: true });
-/** The request of an agentic coding turn (system prompt, tools, a conversation), as Claude Code sends it. */
-const TURN_BODY = claudeCodeBody(86 * 1024);
 
 function pathsFor(upstream, passthrough, shaped, gateway, gatewayKey, norec) {
   const common = {
@@ -428,16 +385,14 @@ async function cpuPhase(paths, attribution) {
     {
       key: "chat",
       label: "small streamed chat (20 text deltas)",
-      body: STREAM_BODY,
-      headers: { "x-bench-events": "20" },
+      ...requestShape("chat"),
       perBlock: CONFIG.cpuChatPerBlock,
       paths: [...served, ...attribution],
     },
     {
       key: "turn",
       label: `Claude Code turn (${(TURN_BODY.length / 1024).toFixed(0)} KB request, ${CONFIG.cpuTurnEvents} SSE events)`,
-      body: TURN_BODY,
-      headers: { "x-bench-shape": "claude-code", "x-bench-events": String(CONFIG.cpuTurnEvents) },
+      ...requestShape("turn", CONFIG.cpuTurnEvents),
       perBlock: CONFIG.cpuTurnPerBlock,
       paths: served,
     },
@@ -517,13 +472,8 @@ async function cpuPhase(paths, attribution) {
 async function isolatePhase(paths) {
   const wanted = ["jsrelay", "gateway"];
   const scenarios = [
-    { key: "chat", body: STREAM_BODY, headers: { "x-bench-events": "20" }, requests: SMOKE ? 10 : 300 },
-    {
-      key: "turn",
-      body: TURN_BODY,
-      headers: { "x-bench-shape": "claude-code", "x-bench-events": String(CONFIG.cpuTurnEvents) },
-      requests: SMOKE ? 2 : 20,
-    },
+    { key: "chat", ...requestShape("chat"), requests: SMOKE ? 10 : 300 },
+    { key: "turn", ...requestShape("turn", CONFIG.cpuTurnEvents), requests: SMOKE ? 2 : 20 },
   ];
   const out = {};
   for (const scenario of scenarios) {
@@ -850,14 +800,7 @@ async function main() {
       passthroughs,
       createGatewayKey(join(state, "gateway")).then(async (key) => {
         limitedKey = await createLimitedKey(join(state, "gateway"));
-        const vars = {
-          ANTHROPIC_BASE_URL: upstream.url,
-          OPENAI_BASE_URL: `${upstream.url}/v1`,
-          ANTHROPIC_API_KEY: PROVIDER_KEY,
-          OPENAI_API_KEY: "sk-openai-bench-unused",
-          ADMIN_TOKEN: randomBytes(24).toString("hex"),
-          MCP_SERVERS: "[]",
-        };
+        const vars = gatewayVars(upstream.url);
         await cp(join(state, "gateway"), join(state, "norec"), { recursive: true });
         const config = join(PROJECT_ROOT, "wrangler.toml");
         const devs = await Promise.all([
