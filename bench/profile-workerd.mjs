@@ -124,7 +124,7 @@ async function main() {
 /**
  * Busy time of a Worker's isolate per request: the V8 sampling profiler on its inspector while
  * `send()` runs `requests` times sequentially, plus `settleMs` for deferred work. Returns
- * { msPerRequest, profile }.
+ * { msPerRequest, profile, summary }.
  */
 export async function isolateCpu(inspectorPort, send, { requests, settleMs = 1500, intervalUs = 50 }) {
   const session = await inspect(inspectorPort);
@@ -136,8 +136,8 @@ export async function isolateCpu(inspectorPort, send, { requests, settleMs = 150
     await new Promise((r) => setTimeout(r, settleMs));
     const { profile } = await session.call("Profiler.stop");
     await session.call("Profiler.disable");
-    const { busy } = summarize(profile);
-    return { msPerRequest: (busy * intervalUs) / 1000 / requests, profile };
+    const summary = summarize(profile);
+    return { msPerRequest: (summary.busy * intervalUs) / 1000 / requests, profile, summary };
   } finally {
     session.close();
   }
@@ -160,22 +160,18 @@ async function profileRequests(dev, credentials, opts, shape) {
   const send = async () =>
     expectOk(path.name, await post(path.url, { agent: path.agent, headers: path.headers, body: shape.body }));
   for (let i = 0; i < 40; i++) await send();
-  const session = await inspect(dev.inspectorPort);
-  await session.call("Profiler.enable");
-  await session.call("Profiler.setSamplingInterval", { interval: Number(opts.interval) });
-  await session.call("Profiler.start");
   const n = Number(opts.requests);
-  for (let i = 0; i < n; i++) await send();
-  await new Promise((r) => setTimeout(r, 1500)); // deferred work: waitUntil, the queue consumer
-  const { profile } = await session.call("Profiler.stop");
-  session.close();
+  // settleMs: deferred work (waitUntil, the queue consumer) is counted too.
+  const { msPerRequest, profile, summary } = await isolateCpu(dev.inspectorPort, send, {
+    requests: n,
+    settleMs: 1500,
+    intervalUs: Number(opts.interval),
+  });
   path.agent.destroy();
   await mkdir(join(opts.out, ".."), { recursive: true });
   await writeFile(opts.out, JSON.stringify(profile));
-  const summary = summarize(profile);
-  const ms = (summary.busy * Number(opts.interval)) / 1000;
   console.log(
-    `${opts.worker}: ${n} ${opts.shape} requests; busy ${ms.toFixed(0)} ms sampled (${(ms / n).toFixed(2)} ms per request) in the Worker's isolate; profile: ${opts.out}\n`,
+    `${opts.worker}: ${n} ${opts.shape} requests; busy ${(msPerRequest * n).toFixed(0)} ms sampled (${msPerRequest.toFixed(2)} ms per request) in the Worker's isolate; profile: ${opts.out}\n`,
   );
   console.log(summary.text);
 }
