@@ -282,15 +282,17 @@ function watchedReads(
       return new Promise((resolve, reject) => {
         const self: Waiter = { resolve, reject };
         waiter = self;
+        const settled = () => {
+          waitingSince = null;
+          if (waiter === self) waiter = null;
+        };
         pending.then(
           (result) => {
-            waitingSince = null;
-            if (waiter === self) waiter = null;
+            settled();
             resolve(result);
           },
           (error) => {
-            waitingSince = null;
-            if (waiter === self) waiter = null;
+            settled();
             reject(error);
           },
         );
@@ -306,8 +308,7 @@ function watchedReads(
   };
 }
 
-function lastChars(bytes: Uint8Array | string): string {
-  if (typeof bytes === "string") return bytes.slice(-4);
+function lastChars(bytes: Uint8Array): string {
   let out = "";
   for (const byte of bytes.subarray(Math.max(0, bytes.byteLength - 4))) out += String.fromCharCode(byte);
   return out;
