@@ -10,7 +10,8 @@ export const TEST_SECRETS = {
 };
 
 export default defineConfig(async () => {
-  // The dashboard's static assets (wrangler builds them itself for dev and deploy; the pool does not).
+  // The dashboard's files module the Worker imports (wrangler builds it itself for dev and deploy; the
+  // pool does not).
   execFileSync(process.execPath, ["scripts/build-dashboard.mjs"], { stdio: "inherit" });
   const migrations = await readD1Migrations("./migrations");
   return {

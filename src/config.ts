@@ -16,8 +16,6 @@ export interface Env {
   CONTENT_OFFLOAD_BYTES?: string;
   /** Per-user limits (src/limits): one Durable Object per user. */
   LIMITER?: DurableObjectNamespace<import("./limits/limiter").UserLimiter>;
-  /** The dashboard's built files (wrangler.toml [assets]). */
-  ASSETS?: Fetcher;
   ANTHROPIC_BASE_URL?: string;
   OPENAI_BASE_URL?: string;
   ANTHROPIC_API_KEY?: string;

@@ -1,10 +1,12 @@
 /**
- * GET /admin: the usage dashboard. Its page, script and stylesheet are Workers Static Assets built
- * from src/admin/dashboard/ (scripts/build-dashboard.mjs); the Worker runs first for every request
- * (wrangler.toml [assets] run_worker_first) and serves them from ASSETS with a strict CSP.
+ * GET /admin: the usage dashboard. Its page, script and stylesheet are built from
+ * src/admin/dashboard/ by scripts/build-dashboard.mjs into a module this Worker's bundle embeds
+ * (no Workers Static Assets: [assets] would put an asset router in front of every request), and
+ * served here with a strict CSP.
  */
 import { type Context, Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
+import { files } from "../../dist/dashboard/files.js"; // missing? run scripts/build-dashboard.mjs
 import type { AppEnv } from "../app-env";
 
 /** Only this origin's own script, styles and API: no inline code, no CDN, no framing. */
@@ -25,19 +27,28 @@ const headers = secureHeaders({
 
 export const dashboardRoutes = new Hono<AppEnv>();
 
-async function asset(c: Context<AppEnv>, path: string): Promise<Response> {
-  const found = await c.env.ASSETS?.fetch(new Request(new URL(path, c.req.url)));
-  if (!found?.ok) {
-    await found?.body?.cancel();
-    return c.text("The dashboard is not built (scripts/build-dashboard.mjs; wrangler runs it).", 503);
-  }
-  // no-cache: a redeploy is picked up at once (revalidated by ETag); the files are small.
-  const response = new Response(found.body, found);
-  response.headers.set("cache-control", "no-cache");
-  return response;
+/** If-None-Match holds `*` or this ETag (weak comparison, as RFC 9110 asks for If-None-Match). */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch.split(",").some((tag) => {
+    const t = tag.trim();
+    return t === "*" || t.replace(/^W\//, "") === etag;
+  });
 }
 
+function serve(ifNoneMatch: string | undefined, file: (typeof files)[keyof typeof files]): Response {
+  // no-cache: a redeploy is picked up at once, revalidated by ETag (304 while unchanged).
+  const cache = { etag: file.etag, "cache-control": "no-cache" };
+  if (matches(ifNoneMatch, file.etag)) {
+    return new Response(null, { status: 304, headers: cache });
+  }
+  return new Response(file.body, { headers: { ...cache, "content-type": file.contentType } });
+}
+
+const file = (name: keyof typeof files) => (c: Context<AppEnv>) =>
+  serve(c.req.header("if-none-match"), files[name]);
+
 // Every view is the same page (/admin?view=…): the script reads the query string.
-dashboardRoutes.get("/", headers, (c) => asset(c, "/admin/index.html"));
-dashboardRoutes.get("/dashboard.js", headers, (c) => asset(c, "/admin/dashboard.js"));
-dashboardRoutes.get("/dashboard.css", headers, (c) => asset(c, "/admin/dashboard.css"));
+dashboardRoutes.get("/", headers, file("index.html"));
+dashboardRoutes.get("/dashboard.js", headers, file("dashboard.js"));
+dashboardRoutes.get("/dashboard.css", headers, file("dashboard.css"));

@@ -217,6 +217,50 @@ describe("GET /admin (dashboard)", () => {
     expect((await SELF.fetch(`${GATEWAY}/admin/dashboard.css`)).status).toBe(200);
     expect(ADMIN_TOKEN.length).toBeGreaterThan(15);
   });
+
+  it("serves the files from the Worker's bundle with a content ETag, and 304 to a matching If-None-Match", async () => {
+    const script = await SELF.fetch(`${GATEWAY}/admin/dashboard.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(script.headers.get("cache-control")).toBe("no-cache");
+    const body = await script.text();
+    // A strong ETag: the SHA-256 of exactly the bytes served.
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body)));
+    const hash = btoa(String.fromCharCode(...digest))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
+    const etag = script.headers.get("etag");
+    expect(etag).toBe(`"${hash}"`);
+
+    const again = await SELF.fetch(`${GATEWAY}/admin/dashboard.js`, { headers: { "if-none-match": etag! } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe("");
+    expect(again.headers.get("etag")).toBe(etag);
+    expect(again.headers.get("content-security-policy")).toContain("default-src 'none'");
+    // A list holding it, or its weak form, matches too; another file's ETag does not.
+    const listed = await SELF.fetch(`${GATEWAY}/admin/dashboard.js`, {
+      headers: { "if-none-match": `"other", W/${etag}` },
+    });
+    expect(listed.status).toBe(304);
+    await listed.body?.cancel();
+    const css = await SELF.fetch(`${GATEWAY}/admin/dashboard.css`, { headers: { "if-none-match": etag! } });
+    expect(css.status).toBe(200);
+    expect(css.headers.get("content-type")).toContain("text/css");
+    expect(css.headers.get("etag")).not.toBe(etag);
+    await css.body?.cancel();
+  });
+
+  it("leaves the gateway's API paths as they were: a keyless request gets Anthropic's 401", async () => {
+    const response = await SELF.fetch(`${GATEWAY}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 16, messages: [] }),
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("content-security-policy")).toBeNull();
+    expect(await response.json()).toMatchObject({ type: "error", error: { type: "authentication_error" } });
+  });
 });
 
 it("seed has the rows the expectations describe", () => {
