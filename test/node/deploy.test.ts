@@ -1,8 +1,9 @@
 /**
  * `npm run deploy` for real against a local stand-in for the Cloudflare API (test/fakes/cloudflare-api.ts,
  * reached through CLOUDFLARE_API_BASE_URL): the first run creates the queues, the D1 database (and
- * runs its migrations), the KV namespace and the Worker with all its bindings and the dashboard's
- * assets; the second run creates nothing and applies nothing. Unset secrets are named, never valued.
+ * runs its migrations), the KV namespace and the Worker with all its bindings (the dashboard is in
+ * its bundle: no static assets are uploaded); the second run creates nothing and applies nothing.
+ * Unset secrets are named, never valued.
  * The first key is then created with `keys --remote`, which finds the database id by name too.
  */
 import { execFile } from "node:child_process";
@@ -87,7 +88,6 @@ describe("npm run deploy", () => {
           "d1:aibridge",
           "kv:aibridge-worker-kv",
           "r2:aibridge-content",
-          "assets:3",
           "script:aibridge-worker",
         ].sort(),
       );
@@ -109,7 +109,8 @@ describe("npm run deploy", () => {
       expect(binding("CONTENT")).toMatchObject({ type: "r2_bucket", bucket_name: "aibridge-content" });
       expect(binding("RECORDS")).toMatchObject({ type: "queue", queue_name: "aibridge-records" });
       expect(binding("METRICS")).toMatchObject({ type: "analytics_engine", dataset: "aibridge_metrics" });
-      expect(binding("ASSETS")).toMatchObject({ type: "assets" });
+      // No Workers Static Assets: they would put an asset router in front of every request.
+      expect(metadata.bindings.filter((b) => b.type === "assets")).toEqual([]);
       expect(binding("BYOK")).toMatchObject({ type: "plain_text", text: "true" });
       // The per-user limits Durable Object, with its SQLite migration applied on this first upload.
       expect(binding("LIMITER")).toMatchObject({
@@ -117,7 +118,7 @@ describe("npm run deploy", () => {
         class_name: "UserLimiter",
       });
       expect(cf.state.scripts.get("aibridge-worker")?.migrationTag).toBe("v1-limits");
-      expect(metadata.assets?.jwt).toBe("completion-jwt");
+      expect(metadata.assets).toBeUndefined();
       expect(cf.state.schedules.get("aibridge-worker")).toEqual(["17 3 * * *"]);
 
       // Secrets are named (all unset here) with the command to set them; the URL and next steps follow.
@@ -151,9 +152,7 @@ describe("npm run deploy", () => {
       const names = cf.state.scripts
         .get("aibridge-worker")!
         .metadata.bindings.map((b) => `${b.name}:${b.type}`);
-      expect(names).toEqual(
-        expect.arrayContaining(["DB:d1", "KV:kv_namespace", "RECORDS:queue", "ASSETS:assets"]),
-      );
+      expect(names).toEqual(expect.arrayContaining(["DB:d1", "KV:kv_namespace", "RECORDS:queue"]));
       expect(second).toContain("ADMIN_TOKEN: set");
       expect(second).not.toContain("npx wrangler secret put ADMIN_TOKEN");
       expect(second).toContain("ANTHROPIC_API_KEY: NOT SET");
