@@ -32,6 +32,8 @@ export default defineConfig(async () => {
                   RECORDS_RETRY_BASE_SECONDS: "0",
                   // Lets tests move the limits Durable Object's clock (rollover, rate windows).
                   LIMITS_TEST_CLOCK: "true",
+                  // Every interception logs, so the tests that check no secret reaches a log see them all.
+                  LOG_INTERCEPTIONS: "all",
                 },
               },
             })),

@@ -72,6 +72,8 @@ export interface Config {
   pricingOverrides: PriceOverrides;
   /** RECORD_CONTENT and the marker key (src/redaction/config.ts). */
   recording: RecordingConfig;
+  /** Which interceptions end with a log line: "errors" (any not completed) or "all". */
+  logInterceptions: "errors" | "all";
 }
 
 export class ConfigError extends Error {
@@ -132,6 +134,7 @@ export function parseConfig(env: Env): Config {
     mcpServersJson: stringVar(env, "MCP_SERVERS") ?? "[]",
     pricingOverrides: parsePricingOverrides(env),
     recording: parseRecording(env, adminToken),
+    logInterceptions: parseChoice(env, "LOG_INTERCEPTIONS", ["errors", "all"], "errors"),
   };
 }
 
@@ -179,6 +182,13 @@ function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
   if (["true", "1", "yes", "on"].includes(lowered)) return true;
   if (["false", "0", "no", "off"].includes(lowered)) return false;
   throw new ConfigError(name, "must be true or false");
+}
+
+function parseChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = stringVar(env, name)?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if ((choices as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(name, `must be one of ${choices.join(", ")}`);
 }
 
 function parsePricingOverrides(env: Env): PriceOverrides {

@@ -56,6 +56,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
           key: config.recording.redactionKey,
         },
         startRecordDelayMs: config.startRecordDelayMs,
+        logInterceptions: config.logInterceptions,
       },
       {
         actor,

@@ -31,6 +31,8 @@ export interface InterceptionContext {
   recording: RecordingRequest;
   /** How long a request may run before its start record is sent on its own (0: at once). */
   startRecordDelayMs?: number;
+  /** "all": every interception ends with a log line; otherwise only those not completed. */
+  logInterceptions?: "errors" | "all";
 }
 
 /** Per isolate: when each gateway key's last use was last queued (see keyUseRecord). */
@@ -308,33 +310,17 @@ export class Interception {
       this.pendingStart = null;
     }
     const records = this.buffer.splice(0);
-    this.send([...records, this.ended]);
-    this.writeEndMetrics(records, this.ended);
-    log.info("interception", {
-      id: this.id,
-      user: this.info.initiatorId,
-      provider: this.info.provider,
-      api: this.info.providerName,
-      instance: this.info.instance,
-      upstreamInstance: this.upstream.instance,
-      fallback: this.upstream.fallback,
-      model: this.info.model,
-      client: this.info.client,
-      streaming: this.info.streaming,
-      status: outcome.status,
-      stopReason: outcome.stopReason ?? null,
-      errorType: outcome.errorType ?? null,
-      durationMs: this.ended.endedAt - this.info.startedAt,
-      tokens: {
-        input: this.totals.inputTokens,
-        output: this.totals.outputTokens,
-        cacheRead: this.totals.cacheReadInputTokens,
-        cacheWrite: this.totals.cacheWriteInputTokens,
-        estimatedUsages: this.totals.estimatedUsages,
-      },
-      // The gateway's own time (ms), as in Server-Timing and the interception_end datapoint.
-      overhead: { ...this.timings, total: this.overheadMs() },
-    });
+    const ended = this.ended;
+    // Everything recording does waits for the next task: a blocking answer is handed to the
+    // runtime (and a stream's last bytes flushed) before the redaction scan, the queue send, the
+    // datapoints and the log line take this isolate's thread. Measured in bench/RESULTS.md.
+    this.context.ctx.waitUntil(
+      nextTask().then(() => {
+        this.writeEndMetrics(records, ended);
+        if (this.context.logInterceptions === "all" || ended.status !== "completed") this.logEnd(ended);
+        return this.prepareAndSend([...records, ended]);
+      }),
+    );
     const summary = {
       status: outcome.status,
       costMicros: this.cost.micros,
@@ -436,20 +422,56 @@ export class Interception {
   }
 
   private send(records: RecordMessage[]): void {
-    // Redaction (or the none mode) runs here, in waitUntil, before anything is queued or stored.
-    this.context.ctx.waitUntil(
-      this.guard
-        .prepare(records, this.labels())
-        .then((safe) => sendRecords(this.context.env, safe))
-        .catch((error) => {
-          log.error("records_lost", {
-            interception: this.id,
-            records: records.length,
-            error: error instanceof Error ? error.message : String(error),
-          });
-        }),
-    );
+    this.context.ctx.waitUntil(this.prepareAndSend(records));
   }
+
+  /** Redaction (or the none mode) runs here, in waitUntil, before anything is queued or stored. */
+  private prepareAndSend(records: RecordMessage[]): Promise<unknown> {
+    return this.guard
+      .prepare(records, this.labels())
+      .then((safe) => sendRecords(this.context.env, safe))
+      .catch((error) => {
+        log.error("records_lost", {
+          interception: this.id,
+          records: records.length,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+  }
+
+  /** The interception's one log line (no keys, no prompts): see LOG_INTERCEPTIONS. */
+  private logEnd(ended: InterceptionEnded): void {
+    log.info("interception", {
+      id: this.id,
+      user: this.info.initiatorId,
+      provider: this.info.provider,
+      api: this.info.providerName,
+      instance: this.info.instance,
+      upstreamInstance: this.upstream.instance,
+      fallback: this.upstream.fallback,
+      model: this.info.model,
+      client: this.info.client,
+      streaming: this.info.streaming,
+      status: ended.status,
+      stopReason: ended.stopReason,
+      errorType: ended.errorType,
+      durationMs: ended.endedAt - this.info.startedAt,
+      tokens: {
+        input: this.totals.inputTokens,
+        output: this.totals.outputTokens,
+        cacheRead: this.totals.cacheReadInputTokens,
+        cacheWrite: this.totals.cacheWriteInputTokens,
+        estimatedUsages: this.totals.estimatedUsages,
+      },
+      // The gateway's own time (ms), as in Server-Timing and the interception_end datapoint.
+      overhead: { ...this.timings, total: this.overheadMs() },
+    });
+  }
+}
+
+/** Resolves in a later task of the event loop, after the current response has been handed over. */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**

@@ -4,7 +4,7 @@
  * layout in src/metrics/layout.ts, which docs/metrics.md documents.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { LAYOUT, type MetricName } from "../../src/metrics/layout";
 import { createKey, GATEWAY } from "./helpers";
@@ -159,5 +159,61 @@ describe("metrics datapoints", () => {
     });
     expect(entries.map((e) => e.name)).toEqual(["auth", "parse", "inject", "upstream"]);
     for (const entry of entries) expect(Number.isFinite(entry.dur) && entry.dur >= 0).toBe(true);
+  });
+});
+
+describe("recording runs after the answer; the interception log line", () => {
+  /** One request with a capturing METRICS and console, `vars` laid over the env (a fresh config). */
+  async function observed(init: RequestInit, vars: Record<string, string | undefined>) {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const lines: string[] = [];
+    const spies = (["log", "info", "warn", "error"] as const).map((level) =>
+      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.join(" "))),
+    );
+    try {
+      const ctx = createExecutionContext();
+      const metrics = { writeDataPoint: (point: AnalyticsEngineDataPoint) => points.push(point) };
+      const response = await worker.fetch(
+        new Request(`${GATEWAY}/anthropic/v1/messages`, init),
+        { ...env, ...vars, METRICS: metrics },
+        ctx,
+      );
+      const endsWhenAnswered = points.filter((p) => decode(p).metric === "interception_end").length;
+      const body = await response.text();
+      await waitOnExecutionContext(ctx);
+      const ends = points.map(decode).filter((p) => p.metric === "interception_end");
+      const logged = lines.filter((line) => line.includes('"event":"interception"'));
+      return { response, body, endsWhenAnswered, ends, logged };
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  }
+
+  it("a blocking answer is handed back before its end is recorded, and by default a completed one logs nothing", async () => {
+    const { key } = await createKey("log-default@example.com");
+    // The worker project sets LOG_INTERCEPTIONS=all; unset, the default applies.
+    const unset = { LOG_INTERCEPTIONS: undefined };
+    const done = await observed(messages(key, "text", false), unset);
+    expect(done.response.status).toBe(200);
+    // The interception had ended (the body was read whole) but its datapoints came a task later.
+    expect(done.endsWhenAnswered).toBe(0);
+    expect(done.ends.map((p) => p.labels.status)).toEqual(["completed"]);
+    expect(done.logged).toEqual([]);
+
+    const failed = await observed(messages(key, "status-529", false), unset);
+    expect(failed.response.status).toBe(529);
+    expect(failed.logged).toHaveLength(1);
+    expect(JSON.parse(failed.logged[0]!)).toMatchObject({ event: "interception", status: "failed" });
+  });
+
+  it("LOG_INTERCEPTIONS=all logs every interception; a bad value is a configuration error", async () => {
+    const { key } = await createKey("log-all@example.com");
+    const all = await observed(messages(key, "text", true), { LOG_INTERCEPTIONS: "all" });
+    expect(all.response.status).toBe(200);
+    expect(all.logged.map((line) => JSON.parse(line).status)).toEqual(["completed"]);
+
+    const bad = await observed(messages(key, "text", false), { LOG_INTERCEPTIONS: "verbose" });
+    expect(bad.response.status).toBe(500);
+    expect(bad.body).toContain("LOG_INTERCEPTIONS must be one of errors, all");
   });
 });
