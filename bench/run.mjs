@@ -120,7 +120,7 @@ async function createLimitedKey(persistTo) {
   return key;
 }
 
-function pathsFor(upstream, passthrough, shaped, gateway, gatewayKey, norec) {
+function pathsFor(upstream, passthrough, gateway, gatewayKey, norec) {
   const common = {
     "content-type": "application/json",
     "anthropic-version": "2023-06-01",
@@ -144,14 +144,6 @@ function pathsFor(upstream, passthrough, shaped, gateway, gatewayKey, norec) {
       url: `${passthrough.url}/anthropic/v1/messages`,
       headers: { ...provider, "x-bench-relay": "js" },
       dev: passthrough,
-    },
-    {
-      // The same JS relay deployed the way the gateway is: Workers Static Assets with
-      // run_worker_first, and one log line per request (bench/passthrough-worker/wrangler.shaped.toml).
-      name: "shaped",
-      url: `${shaped.url}/anthropic/v1/messages`,
-      headers: { ...provider, "x-bench-relay": "js" },
-      dev: shaped,
     },
     {
       name: "norec",
@@ -312,7 +304,7 @@ async function memoryPhase(paths, upstream) {
   const out = {};
   for (const path of paths) {
     // The recording-off variant adds nothing to the no-buffering question: the relay is the same.
-    if (!path.dev || path.name === "norec" || path.name === "shaped") {
+    if (!path.dev || path.name === "norec") {
       out[path.name] = null;
       continue;
     }
@@ -466,7 +458,7 @@ async function cpuPhase(paths, attribution) {
  * CPU of the Worker's own isolate per request: V8's sampling profiler on each dev server's
  * inspector (bench/profile-workerd.mjs), busy samples only. Cloudflare bills a Worker's CPU time;
  * this leaves out what the workerd process does for the local simulation (the queue broker, D1's
- * SQLite, the static-assets router, the log line's trip to wrangler) and the HTTP stack, which the
+ * SQLite, a log line's trip to wrangler) and the HTTP stack, which the
  * CPU phase above counts. The gateway's queue consumer runs in its isolate and is counted.
  */
 async function isolatePhase(paths) {
@@ -527,7 +519,6 @@ const COLUMNS = [
   ["direct", "direct"],
   ["passthrough", "native pass-through"],
   ["jsrelay", "JS-relay pass-through"],
-  ["shaped", "JS relay deployed like the gateway"],
   ["norec", "gateway, recording off"],
   ["gateway", "gateway"],
 ];
@@ -544,7 +535,6 @@ function summarize(latency, tput, memory, cpu) {
       values,
       ratio: ratio(values.gateway, values.passthrough),
       ratioJs: ratio(values.gateway, values.jsrelay),
-      ratioShaped: ratio(values.gateway, values.shaped),
       lowerIsBetter,
       target,
       against,
@@ -630,7 +620,7 @@ function formatAttribution(cpu) {
     `| gateway variant (${cpu.chat.label}, ${cpu.chat.requestsPerPath} requests each) | workerd CPU per request (ms) | wrangler Node CPU per request (ms) |`,
     "|---|---:|---:|",
     `| recording off (no queue, no metrics, no log line) | ${f("norec")} | ${f("norec", "wranglerMs")} |`,
-    `| log line only | ${f("norec_log")} | ${f("norec_log", "wranglerMs")} |`,
+    `| a log line per request only (LOG_INTERCEPTIONS=all; the default logs only interceptions that did not complete) | ${f("norec_log")} | ${f("norec_log", "wranglerMs")} |`,
     `| records queue only (one send per request; the consumer writes D1 in the same workerd) | ${f("norec_queue")} | ${f("norec_queue", "wranglerMs")} |`,
     `| Analytics Engine datapoints only | ${f("norec_metrics")} | ${f("norec_metrics", "wranglerMs")} |`,
     `| recording on (the gateway) | ${f("gateway")} | ${f("gateway", "wranglerMs")} |`,
@@ -651,8 +641,8 @@ function serverTimingMedians(samples) {
 
 function formatRows(rows) {
   const lines = [
-    `| metric | ${COLUMNS.map(([, label]) => label).join(" | ")} | gateway ÷ native | gateway ÷ JS relay | gateway ÷ JS relay deployed alike | target |`,
-    `|---|${COLUMNS.map(() => "---:").join("|")}|---:|---:|---:|---|`,
+    `| metric | ${COLUMNS.map(([, label]) => label).join(" | ")} | gateway ÷ native | gateway ÷ JS relay | target |`,
+    `|---|${COLUMNS.map(() => "---:").join("|")}|---:|---:|---|`,
   ];
   const x = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "—");
   for (const row of rows) {
@@ -663,7 +653,7 @@ function formatRows(rows) {
       ? `≤ ${row.target}× ${row.against === "jsrelay" ? "JS relay" : "native"} ${measured <= row.target ? "✅" : "❌"}`
       : "";
     lines.push(
-      `| ${row.metric} (${row.unit}) | ${COLUMNS.map(([n]) => f(row.values[n])).join(" | ")} | ${x(row.ratio)} | ${x(row.ratioJs)} | ${x(row.ratioShaped)} | ${met} |`,
+      `| ${row.metric} (${row.unit}) | ${COLUMNS.map(([n]) => f(row.values[n])).join(" | ")} | ${x(row.ratio)} | ${x(row.ratioJs)} | ${met} |`,
     );
   }
   return lines.join("\n");
@@ -781,23 +771,19 @@ async function main() {
   try {
     const upstream = await startUpstreamProcess();
     stops.push(upstream.stop);
-    log(`upstream ${upstream.url}; starting wrangler dev ×4`);
+    log(`upstream ${upstream.url}; starting wrangler dev ×3`);
     // The pass-through Worker starts while the gateway's local D1 gets its migrations and a key.
-    const passthroughs = Promise.all(
-      ["wrangler.toml", "wrangler.shaped.toml"].map((file) =>
-        startWranglerDev({
-          name: file === "wrangler.toml" ? "passthrough" : "shaped",
-          config: join(PROJECT_ROOT, "bench/passthrough-worker", file),
-          vars: { UPSTREAM_URL: upstream.url },
-          persistTo: join(state, file === "wrangler.toml" ? "passthrough" : "shaped"),
-        }).then((dev) => {
-          stops.push(dev.stop);
-          return dev;
-        }),
-      ),
-    );
-    const [[passthrough, shaped], [gateways, gatewayKey]] = await Promise.all([
-      passthroughs,
+    const passthroughStarted = startWranglerDev({
+      name: "passthrough",
+      config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
+      vars: { UPSTREAM_URL: upstream.url },
+      persistTo: join(state, "passthrough"),
+    }).then((dev) => {
+      stops.push(dev.stop);
+      return dev;
+    });
+    const [passthrough, [gateways, gatewayKey]] = await Promise.all([
+      passthroughStarted,
       createGatewayKey(join(state, "gateway")).then(async (key) => {
         limitedKey = await createLimitedKey(join(state, "gateway"));
         const vars = gatewayVars(upstream.url);
@@ -825,13 +811,13 @@ async function main() {
       }),
     ]);
     const [gateway, norec] = gateways;
-    const paths = pathsFor(upstream, passthrough, shaped, gateway, gatewayKey, norec);
+    const paths = pathsFor(upstream, passthrough, gateway, gatewayKey, norec);
     log(`passthrough ${passthrough.url}, gateway ${gateway.url}`);
 
     const withOutputOnFailure = (phase) =>
       phase.catch((error) => {
         // Which Worker failed, and what wrangler printed, is what one needs to look into it.
-        for (const dev of [passthrough, shaped, gateway, norec]) {
+        for (const dev of [passthrough, gateway, norec]) {
           console.error(`--- wrangler dev (${dev.name}) output tail ---\n${dev.output().slice(-4000)}`);
         }
         throw error;

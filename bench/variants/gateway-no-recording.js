@@ -2,7 +2,8 @@
  * Attribution: the gateway exactly as src/ builds it, with its recording switched off in part or
  * in whole, chosen per request by the `x-bench-recording` header (one `wrangler dev` serves all):
  *   off    the RECORDS queue and the METRICS dataset replaced by no-ops, console output dropped
- *   log      only the log line kept (console output on; queue and metrics off)
+ *   log      only the log line kept, for every interception (LOG_INTERCEPTIONS=all; console output
+ *            on; queue and metrics off)
  *   queue    only the RECORDS queue kept (its consumer writes D1 as the gateway's does)
  *   metrics  only the METRICS dataset kept
  * The difference between these and the real gateway is what each part of recording (queue send,
@@ -35,7 +36,7 @@ function envFor(env, mode) {
   if (!modes) {
     modes = {
       off: { ...env, RECORDS: noQueue, METRICS: noMetrics },
-      log: { ...env, RECORDS: noQueue, METRICS: noMetrics },
+      log: { ...env, RECORDS: noQueue, METRICS: noMetrics, LOG_INTERCEPTIONS: "all" },
       queue: { ...env, METRICS: noMetrics },
       metrics: { ...env, RECORDS: noQueue },
     };

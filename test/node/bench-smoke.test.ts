@@ -17,10 +17,9 @@ const ROOT = resolve(import.meta.dirname, "../..");
 interface Row {
   metric: string;
   unit: string;
-  values: Record<"direct" | "passthrough" | "jsrelay" | "shaped" | "norec" | "gateway", number | null>;
+  values: Record<"direct" | "passthrough" | "jsrelay" | "norec" | "gateway", number | null>;
   ratio: number | null;
   ratioJs: number | null;
-  ratioShaped: number | null;
 }
 
 interface Rate {
@@ -96,11 +95,10 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
     const rows = report.rows.filter((r) => r.metric.startsWith(prefix));
     expect(rows.length, prefix).toBeGreaterThan(0);
     for (const r of rows) {
-      for (const path of ["direct", "passthrough", "jsrelay", "shaped", "norec", "gateway"] as const)
+      for (const path of ["direct", "passthrough", "jsrelay", "norec", "gateway"] as const)
         positive(r.values[path]);
       positive(r.ratio);
       positive(r.ratioJs);
-      positive(r.ratioShaped);
     }
   }
   for (const kind of ["Blocking latency", "Streaming TTFB"]) {
@@ -120,7 +118,7 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
   expect(cpuRows).toHaveLength(2);
   for (const r of cpuRows) {
     expect(r.values.direct).toBeNull();
-    for (const path of ["passthrough", "jsrelay", "shaped", "norec", "gateway"] as const) {
+    for (const path of ["passthrough", "jsrelay", "norec", "gateway"] as const) {
       expect(Number.isFinite(r.values[path]), `${r.metric} ${path}`).toBe(true);
       // A small request costs milliseconds, not seconds, of CPU.
       expect(Math.abs(r.values[path] as number)).toBeLessThan(5_000);
