@@ -7,7 +7,7 @@
  */
 import { log } from "../log";
 import type { ContentStore } from "./content";
-import type { RecordMessage } from "./records";
+import { type RecordMessage, type RecordPack, recordsOf } from "./records";
 import { writeRecords } from "./store";
 
 export interface ConsumerOptions {
@@ -22,11 +22,11 @@ export async function consumeRecords(
   db: D1Database,
   options: ConsumerOptions = { retryBaseSeconds: 2 },
 ): Promise<void> {
-  const messages = batch.messages as readonly Message<RecordMessage>[];
+  const messages = batch.messages as readonly Message<RecordMessage | RecordPack>[];
   try {
     await writeRecords(
       db,
-      messages.map((m) => m.body),
+      messages.flatMap((m) => recordsOf(m.body)),
       options.content,
     );
     batch.ackAll();
@@ -37,7 +37,7 @@ export async function consumeRecords(
   await Promise.all(
     messages.map(async (message) => {
       try {
-        await writeRecords(db, [message.body], options.content);
+        await writeMessage(db, recordsOf(message.body), options.content);
         message.ack();
       } catch (error) {
         const delaySeconds = Math.min(300, options.retryBaseSeconds * 2 ** (message.attempts - 1));
@@ -51,6 +51,24 @@ export async function consumeRecords(
       }
     }),
   );
+}
+
+/**
+ * A message's records in one transaction; if that fails, each record alone, so that one bad
+ * record of a pack does not hold back the others (then it still throws: the message is retried,
+ * and the records already written are rewritten harmlessly, every insert being idempotent).
+ */
+async function writeMessage(db: D1Database, records: RecordMessage[], content?: ContentStore): Promise<void> {
+  try {
+    await writeRecords(db, records, content);
+    return;
+  } catch (error) {
+    if (records.length === 1) throw error;
+  }
+  const failed = (
+    await Promise.allSettled(records.map((record) => writeRecords(db, [record], content)))
+  ).find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 function describe(error: unknown): string {

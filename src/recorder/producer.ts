@@ -1,19 +1,22 @@
 /**
  * Sends records to the RECORDS queue without making a request wait: callers hand the returned
- * promise to ctx.waitUntil. Queue limits shape the sending: at most 100 messages and 256 KB per
- * sendBatch, 128 KB per message. A record too big for one message is written straight to D1
+ * promise to ctx.waitUntil. Records are packed several to a message (RecordPack: an interception's
+ * end is usually one message, where Queues bill per message). Queue limits shape the sending: at
+ * most 100 messages and 256 KB per sendBatch, 128 KB per message. A record too big for one message is written straight to D1
  * (stored whole, never truncated); a batch the queue refuses falls back to D1 as well, so a record
  * is only lost if both the queue and D1 are down.
  */
 import { log } from "../log";
 import { writeMetric } from "../metrics/write";
 import { contentStore } from "./content";
-import type { RecordMessage } from "./records";
+import type { RecordMessage, RecordPack } from "./records";
 import { writeRecords } from "./store";
 
 const MAX_MESSAGE_BYTES = 120 * 1024; // under the 128 KB message limit, leaving room for envelope
 const MAX_BATCH_BYTES = 240 * 1024; // under the 256 KB sendBatch limit
 const MAX_BATCH_MESSAGES = 100;
+/** `{"kind":"records","records":[]}` around the packed records. */
+const PACK_ENVELOPE_BYTES = 32;
 
 export interface RecordSink {
   RECORDS: Queue<unknown>;
@@ -42,35 +45,46 @@ export async function sendRecords(sink: RecordSink, input: readonly RecordMessag
   const records = splitLongTexts(input);
   const outcome: SendOutcome = { queued: 0, directOversized: 0, directFallback: 0 };
   const oversized: RecordMessage[] = [];
-  const batches: { body: RecordMessage }[][] = [];
-  let current: { body: RecordMessage }[] = [];
-  let currentBytes = 0;
-
+  // Records packed into messages of at most MAX_MESSAGE_BYTES, messages into sendBatch calls.
+  const packs: { records: RecordMessage[]; bytes: number }[] = [];
+  let pack: { records: RecordMessage[]; bytes: number } | null = null;
   for (const record of records) {
-    const bytes = utf8Length(JSON.stringify(record));
+    const bytes = utf8Length(JSON.stringify(record)) + 1; // + the comma between records
     if (bytes > MAX_MESSAGE_BYTES) {
       oversized.push(record);
       continue;
     }
-    if (current.length >= MAX_BATCH_MESSAGES || currentBytes + bytes > MAX_BATCH_BYTES) {
-      batches.push(current);
-      current = [];
-      currentBytes = 0;
+    if (!pack || pack.bytes + bytes > MAX_MESSAGE_BYTES) {
+      pack = { records: [], bytes: PACK_ENVELOPE_BYTES };
+      packs.push(pack);
     }
-    current.push({ body: record });
-    currentBytes += bytes;
+    pack.records.push(record);
+    pack.bytes += bytes;
   }
-  if (current.length > 0) batches.push(current);
+  const batches: { body: RecordPack }[][] = [];
+  let batch: { body: RecordPack }[] = [];
+  let batchBytes = 0;
+  for (const { records, bytes } of packs) {
+    if (batch.length >= MAX_BATCH_MESSAGES || batchBytes + bytes > MAX_BATCH_BYTES) {
+      batches.push(batch);
+      batch = [];
+      batchBytes = 0;
+    }
+    batch.push({ body: { kind: "records", records } });
+    batchBytes += bytes;
+  }
+  if (batch.length > 0) batches.push(batch);
 
   const refused: RecordMessage[] = [];
   await Promise.all(
-    batches.map(async (batch) => {
+    batches.map(async (messages) => {
+      const carried = messages.flatMap((m) => m.body.records);
       try {
-        await sink.RECORDS.sendBatch(batch);
-        outcome.queued += batch.length;
+        await sink.RECORDS.sendBatch(messages);
+        outcome.queued += carried.length;
       } catch (error) {
-        log.warn("queue_send_failed", { records: batch.length, error: errorMessage(error) });
-        refused.push(...batch.map((m) => m.body));
+        log.warn("queue_send_failed", { records: carried.length, error: errorMessage(error) });
+        refused.push(...carried);
       }
     }),
   );

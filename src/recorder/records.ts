@@ -140,3 +140,18 @@ export type RecordMessage =
   | KeyUsed
   | RecordPart
   | CacheFingerprintRecord;
+
+/**
+ * One queue message carrying several records (usually all of one interception's end): Queues bill
+ * and the local broker works per message, and an interception ends with 3–6 records. A message
+ * body is either this or a single record (what earlier versions sent, still accepted).
+ */
+export interface RecordPack {
+  kind: "records";
+  records: RecordMessage[];
+}
+
+/** The records a queue message body carries. */
+export function recordsOf(body: RecordMessage | RecordPack): RecordMessage[] {
+  return body.kind === "records" ? body.records : [body];
+}

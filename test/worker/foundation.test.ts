@@ -291,6 +291,30 @@ describe("record pipeline", () => {
     expect(await rows("select id from aibridge_interceptions where id = ?", good.id)).toHaveLength(1);
   }, 40_000);
 
+  it("a packed message with a bad record still lands its good records; the pack is kept whole as a dead letter", async () => {
+    const good = recordSet("018f0000-0000-7000-8000-00000000000b")[0]!;
+    const poisoned = {
+      ...recordSet("y")[1]!,
+      id: "poisoned-usage-in-pack",
+      interceptionId: null,
+    } as unknown as RecordMessage;
+    await env.RECORDS.send({ kind: "records", records: [good, poisoned] });
+    const dead = await eventually(async () => {
+      const found = await rows<Record<string, unknown>>(
+        "select * from aibridge_dead_letters where body like '%poisoned-usage-in-pack%'",
+      );
+      expect(found).toHaveLength(1);
+      return found[0]!;
+    }, 30_000);
+    expect(dead).toMatchObject({ kind: "records" });
+    expect(JSON.parse(dead.body as string).records.map((r: { id: string }) => r.id)).toEqual([
+      good.id,
+      "poisoned-usage-in-pack",
+    ]);
+    // The good record of the same message was written on the first try, not held back with it.
+    expect(await rows("select id from aibridge_interceptions where id = ?", good.id)).toHaveLength(1);
+  }, 40_000);
+
   it("stores a record bigger than a queue message whole", async () => {
     const { key } = await createKey("frank@example.com");
     const prompt = `${"Large pasted log line with unicode ✓ — ".repeat(8000)}END`;

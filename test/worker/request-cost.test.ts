@@ -11,7 +11,7 @@ import type { Interception } from "../../src/bridge/interception";
 import type { Env } from "../../src/config";
 import { MessagesStreamParser } from "../../src/providers/anthropic/stream";
 import { ChatStreamParser, ResponsesStreamParser } from "../../src/providers/openai/stream";
-import type { RecordMessage } from "../../src/recorder/records";
+import { type RecordMessage, type RecordPack, recordsOf } from "../../src/recorder/records";
 import { createKey, GATEWAY } from "./helpers";
 
 let gatewayKey: string;
@@ -19,18 +19,23 @@ beforeAll(async () => {
   gatewayKey = (await createKey("cost@example.com", "request cost tests")).key;
 });
 
-/** A RECORDS queue that keeps what it was sent (and sends nothing on). */
+/** A RECORDS queue that keeps what it was sent (and sends nothing on): records per send, messages per send. */
 function recordingQueue() {
   const batches: RecordMessage[][] = [];
+  const messageCounts: number[] = [];
+  const keep = (bodies: (RecordMessage | RecordPack)[]) => {
+    batches.push(bodies.flatMap(recordsOf));
+    messageCounts.push(bodies.length);
+  };
   const queue = {
-    async send(body: RecordMessage) {
-      batches.push([body]);
+    async send(body: RecordMessage | RecordPack) {
+      keep([body]);
     },
-    async sendBatch(messages: Iterable<{ body: RecordMessage }>) {
-      batches.push([...messages].map((m) => m.body));
+    async sendBatch(messages: Iterable<{ body: RecordMessage | RecordPack }>) {
+      keep([...messages].map((m) => m.body));
     },
   };
-  return { batches, queue: queue as unknown as Queue<unknown> };
+  return { batches, messageCounts, queue: queue as unknown as Queue<unknown> };
 }
 
 const messagesRequest = (headers: Record<string, string> = {}) =>
@@ -52,9 +57,9 @@ const messagesRequest = (headers: Record<string, string> = {}) =>
   });
 
 describe("queue sends per interception", () => {
-  it("a request that ends in time is one batch: the end record with everything (no start record, key use once a minute)", async () => {
+  it("a request that ends in time is one message: the end record with everything (no start record, key use once a minute)", async () => {
     const kindsOf = async () => {
-      const { batches, queue } = recordingQueue();
+      const { batches, messageCounts, queue } = recordingQueue();
       const ctx = createExecutionContext();
       const response = await app.fetch(
         messagesRequest(),
@@ -64,6 +69,8 @@ describe("queue sends per interception", () => {
       expect(response.status).toBe(200);
       await response.text();
       await waitOnExecutionContext(ctx);
+      // One sendBatch carrying one message (Queues bill, and the broker works, per message).
+      expect(messageCounts).toEqual([1]);
       return batches.map((batch) => batch.map((r) => r.kind).sort());
     };
     // The key's first use in this isolate is recorded; the next within the minute is not.
