@@ -155,14 +155,28 @@ function pathsFor(upstream, passthrough, gateway, gatewayKey, norec) {
   ].map((path) => ({ ...path, agent: agentPerPath() }));
 }
 
-/** Attribution paths for the CPU phase: the gateway with only part of its recording on. */
-function partialRecordingPaths(norecPath) {
-  return ["log", "queue", "metrics"].map((mode) => ({
-    ...norecPath,
-    name: `norec_${mode}`,
-    headers: { ...norecPath.headers, "x-bench-recording": mode },
-    agent: createAgent(64),
-  }));
+/**
+ * Attribution paths for the CPU phase: the gateway with only part of its recording on, and the JS
+ * relay sending one queue message per request (its consumer writing it to D1): the floor, in this
+ * runtime, for any Worker that records its requests through a Queue.
+ */
+function attributionPaths(paths) {
+  const norecPath = paths.find((p) => p.name === "norec");
+  const relayPath = paths.find((p) => p.name === "jsrelay");
+  return [
+    ...["log", "queue", "metrics"].map((mode) => ({
+      ...norecPath,
+      name: `norec_${mode}`,
+      headers: { ...norecPath.headers, "x-bench-recording": mode },
+      agent: createAgent(64),
+    })),
+    {
+      ...relayPath,
+      name: "jsrelay_queue",
+      headers: { ...relayPath.headers, "x-bench-queue": "1" },
+      agent: createAgent(64),
+    },
+  ];
 }
 
 /** Every iteration visits all paths; the order rotates so no path is always first or last. */
@@ -624,6 +638,8 @@ function formatAttribution(cpu) {
     `| records queue only (one send per request; the consumer writes D1 in the same workerd) | ${f("norec_queue")} | ${f("norec_queue", "wranglerMs")} |`,
     `| Analytics Engine datapoints only | ${f("norec_metrics")} | ${f("norec_metrics", "wranglerMs")} |`,
     `| recording on (the gateway) | ${f("gateway")} | ${f("gateway", "wranglerMs")} |`,
+    `| JS-relay pass-through | ${f("jsrelay")} | ${f("jsrelay", "wranglerMs")} |`,
+    `| JS relay + one queue message per request, its consumer writing it to D1 (the floor for recording through a Queue here) | ${f("jsrelay_queue")} | ${f("jsrelay_queue", "wranglerMs")} |`,
   ].join("\n");
 }
 
@@ -827,7 +843,7 @@ async function main() {
     // whole run (RSS in the GBs) did not return within 10 minutes once.
     const isolate = CPU_ONLY ? null : await withOutputOnFailure(isolatePhase(paths));
     if (CPU_ONLY) {
-      const attribution = partialRecordingPaths(paths.find((p) => p.name === "norec"));
+      const attribution = attributionPaths(paths);
       const cpu = await withOutputOnFailure(cpuPhase(paths, attribution));
       for (const scenario of Object.values(cpu)) {
         const r = scenario.perRequest;
@@ -845,7 +861,7 @@ async function main() {
     const admission = await withOutputOnFailure(admissionPhase(gatewayPath, limitedKey));
     log(`admission round trip: +${ms(admission.addedP50)} ms at p50`);
     const tput = await withOutputOnFailure(throughputPhase(paths));
-    const attribution = partialRecordingPaths(paths.find((p) => p.name === "norec"));
+    const attribution = attributionPaths(paths);
     const cpu = await withOutputOnFailure(cpuPhase(paths, attribution));
     const memory = await withOutputOnFailure(memoryPhase(paths, upstream));
     for (const path of [...paths, ...attribution]) path.agent.destroy();

@@ -124,7 +124,7 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
       expect(Math.abs(r.values[path] as number)).toBeLessThan(5_000);
     }
   }
-  for (const mode of ["norec", "norec_log", "norec_queue", "norec_metrics", "gateway"]) {
+  for (const mode of ["norec", "norec_log", "norec_queue", "norec_metrics", "jsrelay_queue", "gateway"]) {
     expect(Number.isFinite(report.cpu.chat.perRequest[mode]?.workerdMs), mode).toBe(true);
   }
   // In-process (bench/request-cpu.mjs): process.cpuUsage is fine-grained, so every figure is > 0.
