@@ -17,9 +17,10 @@ const ROOT = resolve(import.meta.dirname, "../..");
 interface Row {
   metric: string;
   unit: string;
-  values: Record<"direct" | "passthrough" | "jsrelay" | "norec" | "gateway", number | null>;
+  values: Record<"direct" | "passthrough" | "jsrelay" | "jsrelayq" | "norec" | "gateway", number | null>;
   ratio: number | null;
   ratioJs: number | null;
+  ratioQueue: number | null;
 }
 
 interface Rate {
@@ -95,10 +96,11 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
     const rows = report.rows.filter((r) => r.metric.startsWith(prefix));
     expect(rows.length, prefix).toBeGreaterThan(0);
     for (const r of rows) {
-      for (const path of ["direct", "passthrough", "jsrelay", "norec", "gateway"] as const)
+      for (const path of ["direct", "passthrough", "jsrelay", "jsrelayq", "norec", "gateway"] as const)
         positive(r.values[path]);
       positive(r.ratio);
       positive(r.ratioJs);
+      positive(r.ratioQueue);
     }
   }
   for (const kind of ["Blocking latency", "Streaming TTFB"]) {
@@ -118,13 +120,13 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
   expect(cpuRows).toHaveLength(2);
   for (const r of cpuRows) {
     expect(r.values.direct).toBeNull();
-    for (const path of ["passthrough", "jsrelay", "norec", "gateway"] as const) {
+    for (const path of ["passthrough", "jsrelay", "jsrelayq", "norec", "gateway"] as const) {
       expect(Number.isFinite(r.values[path]), `${r.metric} ${path}`).toBe(true);
       // A small request costs milliseconds, not seconds, of CPU.
       expect(Math.abs(r.values[path] as number)).toBeLessThan(5_000);
     }
   }
-  for (const mode of ["norec", "norec_log", "norec_queue", "norec_metrics", "jsrelay_queue", "gateway"]) {
+  for (const mode of ["norec", "norec_log", "norec_queue", "norec_metrics", "gateway"]) {
     expect(Number.isFinite(report.cpu.chat.perRequest[mode]?.workerdMs), mode).toBe(true);
   }
   // In-process (bench/request-cpu.mjs): process.cpuUsage is fine-grained, so every figure is > 0.
