@@ -136,8 +136,11 @@ async function pollOnce(env: BackgroundEnv, poll: BackgroundPoll): Promise<void>
   const body = answer.body as ResponseLike | null;
   const status = answer.status;
   if (body && TERMINAL.has(String(body.status))) {
-    await recordBackgroundUsage(env, poll.responseId, poll, body);
-    await env.KV.delete(markerKey(poll.responseId));
+    // A client's GET may have recorded it already and removed the marker: the D1 row is idempotent
+    // (written again, harmlessly, in case the marker went missing), the datapoints are not.
+    const owed = (await env.KV.get(markerKey(poll.responseId))) !== null;
+    await recordBackgroundUsage(env, poll.responseId, poll, body, owed);
+    if (owed) await env.KV.delete(markerKey(poll.responseId));
     return;
   }
   // Gone (deleted, never stored) or refused: nothing more will come.
@@ -184,7 +187,7 @@ export async function noteRetrievedResponse(
   if (!owner) return;
   // Another upstream's answer for this id is not this response's: the poll records it.
   if ((owner.instance ?? DEFAULT_INSTANCE) !== servedBy) return;
-  await recordBackgroundUsage(env, responseId, owner, body);
+  await recordBackgroundUsage(env, responseId, owner, body, true);
   await env.KV.delete(markerKey(responseId));
 }
 
@@ -194,12 +197,16 @@ interface ResponseLike {
   usage?: ResponsesUsage | null;
 }
 
-/** The usage record of a background response: one per response id (the id is derived from it). */
+/**
+ * The usage record of a background response: one per response id (the id is derived from it).
+ * `countTokens`: write the token datapoints too (only the first to record the response does).
+ */
 async function recordBackgroundUsage(
   env: BackgroundEnv,
   responseId: string,
   owner: BackgroundOwner,
   body: ResponseLike,
+  countTokens: boolean,
 ): Promise<void> {
   if (!body.usage) {
     log.info("background_response_ended", { response: responseId, status: body.status, usage: false });
@@ -222,7 +229,7 @@ async function recordBackgroundUsage(
     ...usage.extraTokenTypes,
   };
   for (const [type, count] of Object.entries(tokens)) {
-    if (count > 0)
+    if (count > 0 && countTokens)
       writeMetric(
         env.METRICS,
         "tokens",

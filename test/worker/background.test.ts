@@ -404,6 +404,8 @@ describe("a cancelled background response", () => {
     expect(await usageRows(interceptionId, 0)).toEqual([]);
 
     // The client's own GET through the instance that created it records the partial usage.
+    const tokenPoints = () => points.filter((p) => p.blobs?.[0] === "tokens").length;
+    const tokensBeforeGet = tokenPoints();
     const fetched = await call(named, `/openai-eu1/v1/responses/${id}`, {
       headers: { authorization: `Bearer ${gatewayKey}` },
     });
@@ -415,11 +417,16 @@ describe("a cancelled background response", () => {
       output_tokens: CANCELLED_USAGE.output_tokens,
     });
 
-    // The poll that was already queued sees it ended too: still one record, and no further poll.
+    expect(tokenPoints()).toBeGreaterThan(tokensBeforeGet);
+    const countedByGet = tokenPoints();
+
+    // The poll that was already queued sees it ended too: still one record, no further poll, and
+    // its tokens are not counted a second time in the metrics.
     const sentBefore = sent.length;
     expect((await deliver(named, message.body)).acked).toBe(true);
     expect(sent).toHaveLength(sentBefore);
     await settle();
     expect(await usageRows(interceptionId)).toHaveLength(1);
+    expect(tokenPoints()).toBe(countedByGet);
   });
 });
