@@ -45,10 +45,10 @@ function serve(ifNoneMatch: string | undefined, file: (typeof files)[keyof typeo
   return new Response(file.body, { headers: { ...cache, "content-type": file.contentType } });
 }
 
-const file = (name: keyof typeof files) => (c: Context<AppEnv>) =>
+const served = (name: keyof typeof files) => (c: Context<AppEnv>) =>
   serve(c.req.header("if-none-match"), files[name]);
 
 // Every view is the same page (/admin?view=…): the script reads the query string.
-dashboardRoutes.get("/", headers, file("index.html"));
-dashboardRoutes.get("/dashboard.js", headers, file("dashboard.js"));
-dashboardRoutes.get("/dashboard.css", headers, file("dashboard.css"));
+dashboardRoutes.get("/", headers, served("index.html"));
+dashboardRoutes.get("/dashboard.js", headers, served("dashboard.js"));
+dashboardRoutes.get("/dashboard.css", headers, served("dashboard.css"));

@@ -7,6 +7,7 @@
  */
 import type { Interception, WaitUntil } from "../bridge/interception";
 import { log } from "../log";
+import { nextTask } from "../next-task";
 import { type RecordSink, sendRecords } from "../recorder/producer";
 import { fingerprintRequest } from "./fingerprint";
 import type { CacheFingerprintRecord } from "./record";
@@ -19,7 +20,7 @@ export function observeCachePrefix(
 ) {
   const info = interception.info;
   ctx.waitUntil(
-    new Promise((resolve) => setTimeout(resolve, 0))
+    nextTask()
       .then(() => {
         const fingerprint = fingerprintRequest(info.providerName, text);
         if (!fingerprint) return;

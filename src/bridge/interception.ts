@@ -12,6 +12,7 @@ import { uuidv7 } from "uuidv7";
 import type { Actor } from "../auth/actor";
 import { log } from "../log";
 import { writeMetric } from "../metrics/write";
+import { nextTask } from "../next-task";
 import { recordedCostMicros } from "../pricing";
 import { sendRecords } from "../recorder/producer";
 import type {
@@ -467,11 +468,6 @@ export class Interception {
       overhead: { ...this.timings, total: this.overheadMs() },
     });
   }
-}
-
-/** Resolves in a later task of the event loop, after the current response has been handed over. */
-function nextTask(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**

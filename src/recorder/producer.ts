@@ -2,8 +2,8 @@
  * Sends records to the RECORDS queue without making a request wait: callers hand the returned
  * promise to ctx.waitUntil. Records are packed several to a message (RecordPack: an interception's
  * end is usually one message, where Queues bill per message). Queue limits shape the sending: at
- * most 100 messages and 256 KB per sendBatch, 128 KB per message. A record too big for one message is written straight to D1
- * (stored whole, never truncated); a batch the queue refuses falls back to D1 as well, so a record
+ * most 100 messages and 256 KB per sendBatch, 128 KB per message. A record too big for one message
+ * is written straight to D1 (stored whole, never truncated); a batch the queue refuses falls back to D1 as well, so a record
  * is only lost if both the queue and D1 are down.
  */
 import { log } from "../log";

@@ -5,6 +5,7 @@
  */
 import { log } from "../log";
 import { writeMetric } from "../metrics/write";
+import { nextTask } from "../next-task";
 import type { RecordMessage } from "../recorder/records";
 import { type RecordMode, type RecordModeSource, resolveRecordMode } from "./mode";
 import { policyRecordContent } from "./policy-seam";
@@ -63,7 +64,7 @@ export class RecordingGuard {
     // The bridge calls this just before it returns the response (or closes the stream). Promise
     // callbacks would all run before the runtime gets that response; a timer runs after it. So the
     // scan starts on a later turn of the event loop, off the response's path.
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await nextTask();
     const { mode, source } = await this.mode();
     const safe = await prepareRecords(records, { mode, key: this.request.key }, this.state);
     return safe.map((record) => {

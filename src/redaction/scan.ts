@@ -4,6 +4,7 @@
  * windows that overlap by more than the longest secret a rule can match, with a pause between
  * windows so other requests on the isolate get the CPU.
  */
+import { nextTask } from "../next-task";
 import { RULES, type Rule } from "./rules";
 
 export interface Finding {
@@ -70,7 +71,6 @@ export function mergeFindings(findings: Finding[]): Finding[] {
 }
 
 /** Yields to the event loop between windows: a long scan must not hold the isolate. */
-const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export interface ScanResult {
   findings: Finding[];
@@ -94,7 +94,7 @@ export async function scanText(text: string, budget: { units: number }): Promise
     budget.units -= to - from;
     if (to >= text.length) break;
     from = to - WINDOW_OVERLAP;
-    await pause();
+    await nextTask();
   }
   return { findings: mergeFindings(findings), scannedTo: text.length };
 }
