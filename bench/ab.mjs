@@ -3,8 +3,15 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { createAgent, expectOk, post } from "./lib/client.mjs";
-import { createGatewayKey, gatewayVars, requestShape, startUpstreamProcess } from "./lib/setup.mjs";
+import { createAgent, expectOk, median, post } from "./lib/client.mjs";
+import {
+  BLOCKING_BODY,
+  createGatewayKey,
+  gatewayVars,
+  requestShape,
+  STREAM_BODY,
+  startUpstreamProcess,
+} from "./lib/setup.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
 import { cpuMs, devProcesses, PROJECT_ROOT, startWranglerDev } from "./lib/wrangler.mjs";
 
@@ -15,6 +22,10 @@ const { values: opts } = parseArgs({
     "per-block": { type: "string", default: "20" },
     shape: { type: "string", default: "chat" },
     settle: { type: "string", default: "1300" },
+    // cpu: workerd CPU per request in blocks (the default); latency: blocking time and streaming
+    // TTFB, every iteration visiting every path in a rotating order, compared as paired differences.
+    measure: { type: "string", default: "cpu" },
+    iterations: { type: "string", default: "300" },
   },
 });
 
@@ -80,6 +91,27 @@ async function main() {
       });
     }
     for (const p of paths) p.agent = createAgent(4);
+    if (opts.measure === "latency") {
+      // The native pass-through gets a dev server of its own: a request that follows another to the
+      // same dev server finds it warm and runs faster, so no two measured paths may share one.
+      const nativeDev = await startWranglerDev({
+        name: "native",
+        config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
+        vars: { UPSTREAM_URL: upstreamUrl },
+        persistTo: join(state, "native"),
+      });
+      devs.push(nativeDev);
+      const native = {
+        ...paths[0],
+        name: "native",
+        dev: nativeDev,
+        url: `${nativeDev.url}/anthropic/v1/messages`,
+        headers: { ...paths[0].headers, "x-bench-relay": "off" },
+      };
+      native.agent = createAgent(4);
+      await measureLatency([native, ...paths], Number(opts.iterations));
+      return;
+    }
     const processes = new Map(paths.map((p) => [p.dev, devProcesses(p.dev.pid).workerd]));
     const send = async (p) =>
       expectOk(p.name, await post(p.url, { agent: p.agent, headers: p.headers, body: shape.body }));
@@ -124,6 +156,55 @@ async function main() {
     upstream.stop();
     await rm(state, { recursive: true, force: true });
   }
+}
+
+/**
+ * Blocking time and streaming TTFB of every path, sequential requests, every iteration visiting all
+ * paths in a rotating order. Besides each path's p50, the median of the per-iteration differences
+ * against the JS relay (TTFB) and the native pass-through (blocking), with a bootstrap 95% interval:
+ * pairing cancels what the machine was doing at that moment, which is most of the spread.
+ */
+async function measureLatency(paths, iterations) {
+  const warmup = 30;
+  const samples = Object.fromEntries(paths.map((p) => [p.name, { blocking: [], ttfb: [] }]));
+  const call = async (p, body, extra) =>
+    expectOk(p.name, await post(p.url, { agent: p.agent, headers: { ...p.headers, ...extra }, body }));
+  for (let i = 0; i < warmup + iterations; i++) {
+    for (let k = 0; k < paths.length; k++) {
+      const p = paths[(i + k) % paths.length];
+      const r = await call(p, BLOCKING_BODY, {});
+      if (i >= warmup) samples[p.name].blocking.push(r.totalMs);
+    }
+    for (let k = 0; k < paths.length; k++) {
+      const p = paths[(i + k + 1) % paths.length];
+      const r = await call(p, STREAM_BODY, { "x-bench-events": "20" });
+      if (i >= warmup) samples[p.name].ttfb.push(r.ttfbMs);
+    }
+  }
+  const report = (metric, base) => {
+    console.log(`${metric} over ${iterations} iterations, against ${base} (paired differences, ms)`);
+    const b = samples[base][metric];
+    for (const p of paths) {
+      const own = samples[p.name][metric];
+      const diffs = own.map((v, i) => v - b[i]);
+      const [lo, hi] = bootstrapMedian(diffs);
+      console.log(
+        `  ${p.name.padEnd(12)} p50 ${median(own).toFixed(2).padStart(7)}  ${(median(own) / median(b)).toFixed(2)}×` +
+          `   paired Δ ${median(diffs).toFixed(2).padStart(6)} [${lo.toFixed(2)}, ${hi.toFixed(2)}]`,
+      );
+    }
+  };
+  report("ttfb", "jsrelay");
+  report("blocking", "native");
+}
+
+function bootstrapMedian(values, rounds = 2000) {
+  const medians = [];
+  for (let r = 0; r < rounds; r++) {
+    medians.push(median(Array.from(values, () => values[Math.floor(Math.random() * values.length)])));
+  }
+  medians.sort((a, b) => a - b);
+  return [medians[Math.floor(rounds * 0.025)], medians[Math.floor(rounds * 0.975)]];
 }
 
 main().then(
