@@ -4,13 +4,17 @@ import { BACKGROUND_QUEUE, consumeBackground } from "./background/follow";
 import { type Env, getConfig } from "./config";
 import { consumeDeadLetters, consumeRecords } from "./recorder/consumer";
 import { contentStore, deleteOldContent } from "./recorder/content";
+import { providerFetch } from "./providers/mount";
 import { deleteOldRecords } from "./retention";
 
 // The per-user limits Durable Object (wrangler.toml: LIMITER).
 export { UserLimiter } from "./limits/limiter";
 
 export default {
-  fetch: app.fetch,
+  // Provider routes go straight to their API's app; everything else (and CORS) through the app.
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    return providerFetch(request, env, ctx) ?? app.fetch(request, env, ctx);
+  },
   async queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
     if (batch.queue.endsWith("-dlq")) return consumeDeadLetters(batch, env.DB);
     if (batch.queue === BACKGROUND_QUEUE) return consumeBackground(batch, env);

@@ -111,6 +111,35 @@ async function dispatch(c: Context<AppEnv>, next: Next) {
   return (await providerCors(c, forward)) ?? c.res;
 }
 
+/**
+ * The provider routes' way in, ahead of the app (src/index.ts): a request whose first path segment
+ * names an instance goes straight to its API's app. Going through the app's own router and
+ * middleware first cost a second dispatch and a re-wrap of every response (Hono copies the
+ * response when an outer context sets it), for nothing the provider routes use. Returns null for
+ * everything else (the app answers it), and when CORS is configured (the app's dispatch applies
+ * it) or the configuration is broken (the app answers that in the API's shape).
+ */
+export function providerFetch(
+  request: Request,
+  env: AppEnv["Bindings"],
+  ctx: ExecutionContext,
+): Promise<Response> | null {
+  const pathStart = request.url.indexOf("/", request.url.indexOf("://") + 3);
+  const path = pathStart < 0 ? "/" : request.url.slice(pathStart);
+  const name = /^\/([^/?#]+)/.exec(path)?.[1];
+  if (!name || /^\/v1\/me(?:[/?#]|$)/.test(path)) return null;
+  let type: InstanceType | undefined;
+  let origins: string[];
+  try {
+    type = instanceTypes(env).get(name);
+    origins = getConfig(env).corsOrigins;
+  } catch {
+    return null;
+  }
+  if (!type || origins.length > 0) return null;
+  return Promise.resolve(apis[type].fetch(request, env, ctx));
+}
+
 export const instanceRoutes = new Hono<AppEnv>();
 instanceRoutes.all("/:instance", dispatch);
 instanceRoutes.all("/:instance/*", dispatch);
