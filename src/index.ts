@@ -1,10 +1,13 @@
-/** Worker entry: HTTP (Hono), the records queue consumers, and the retention cron. */
+/**
+ * Worker entry: HTTP (the provider routes, then the Hono app), the records queue consumers, and
+ * the retention cron.
+ */
 import { app } from "./app";
 import { BACKGROUND_QUEUE, consumeBackground } from "./background/follow";
 import { type Env, getConfig } from "./config";
+import { providerFetch } from "./providers/mount";
 import { consumeDeadLetters, consumeRecords } from "./recorder/consumer";
 import { contentStore, deleteOldContent } from "./recorder/content";
-import { providerFetch } from "./providers/mount";
 import { deleteOldRecords } from "./retention";
 
 // The per-user limits Durable Object (wrangler.toml: LIMITER).

@@ -123,7 +123,7 @@ export function providerFetch(
   request: Request,
   env: AppEnv["Bindings"],
   ctx: ExecutionContext,
-): Promise<Response> | null {
+): Response | Promise<Response> | null {
   const pathStart = request.url.indexOf("/", request.url.indexOf("://") + 3);
   const path = pathStart < 0 ? "/" : request.url.slice(pathStart);
   const name = /^\/([^/?#]+)/.exec(path)?.[1];
@@ -137,7 +137,7 @@ export function providerFetch(
     return null;
   }
   if (!type || origins.length > 0) return null;
-  return Promise.resolve(apis[type].fetch(request, env, ctx));
+  return apis[type].fetch(request, env, ctx);
 }
 
 export const instanceRoutes = new Hono<AppEnv>();

@@ -12,7 +12,9 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { app } from "../../src/app";
 import worker from "../../src/index";
+import { providerFetch } from "../../src/providers/mount";
 import { FAKE_AWS } from "../fakes/aws-credentials";
 import { admin, createKey, decodeBase64, endedInterception, GATEWAY } from "./helpers";
 
@@ -671,5 +673,55 @@ describe("usage split by upstream", () => {
     expect(byInstance.vllm?.requests).toBeGreaterThanOrEqual(1);
     expect(byInstance.solo?.requests).toBeGreaterThanOrEqual(1);
     expect(byInstance.claude?.requests).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("provider routes dispatched ahead of the app (src/providers/mount.ts providerFetch)", () => {
+  const v1Env = {
+    ...env,
+    ...SECRETS,
+    PROVIDERS: JSON.stringify([{ name: "v1", type: "anthropic", base_url: FLAKY, key: "${FLAKY_KEY_1}" }]),
+  };
+  const takes = (environment: typeof env, path: string) =>
+    providerFetch(
+      new Request(`${GATEWAY}${path}`, { method: "POST" }),
+      environment,
+      createExecutionContext(),
+    ) !== null;
+
+  it("takes only paths that name an instance, and leaves /v1/me, the gateway's own paths and CORS to the app", () => {
+    expect(takes(env, "/anthropic/v1/messages")).toBe(true);
+    expect(takes(env, "/openai/v1/chat/completions?x=1")).toBe(true);
+    expect(takes(env, "/anthropic")).toBe(true);
+    expect(takes(env, "/healthz")).toBe(false);
+    expect(takes(env, "/admin/api/usage")).toBe(false);
+    expect(takes(env, "/v1/me")).toBe(false);
+    expect(takes(env, "/nope/v1/messages")).toBe(false);
+    expect(takes(env, "/")).toBe(false);
+    expect(takes(v1Env, "/v1/messages")).toBe(true);
+    expect(takes(v1Env, "/v1/me")).toBe(false);
+    expect(takes(v1Env, "/v1/me?x=1")).toBe(false);
+    expect(takes({ ...env, CORS_ORIGINS: "https://app.example.com" }, "/anthropic/v1/messages")).toBe(false);
+    expect(takes({ ...env, PROVIDERS: "[not json" }, "/anthropic/v1/messages")).toBe(false);
+  });
+
+  it("answers exactly as the app's own dispatch does", async () => {
+    const ask = (handler: typeof worker.fetch, path: string, init: RequestInit) =>
+      handler(new Request(`${GATEWAY}${path}`, init), env, createExecutionContext());
+    const cases: [string, RequestInit][] = [
+      ["/anthropic/v1/messages", { method: "POST", body: "{}" }],
+      [
+        "/openai/v1/chat/completions",
+        { method: "POST", body: "{}", headers: { authorization: "Bearer aib_x" } },
+      ],
+      ["/anthropic/v1/nope", { method: "GET" }],
+      ["/anthropic/v1/messages", { method: "PUT" }],
+    ];
+    for (const [path, init] of cases) {
+      const direct = await ask(worker.fetch, path, init);
+      const viaApp = await ask((request, e, ctx) => app.fetch(request, e, ctx), path, init);
+      expect([direct.status, await direct.text()]).toEqual([viaApp.status, await viaApp.text()]);
+      expect([...direct.headers]).toEqual([...viaApp.headers]);
+    }
   });
 });
