@@ -196,6 +196,11 @@ async function measureLatency(paths, iterations) {
   };
   report("ttfb", "jsrelay");
   report("blocking", "native");
+  // The checkouts against this one: what a change moved, paired the same way.
+  if (paths.length > 3) {
+    report("ttfb", "this");
+    report("blocking", "this");
+  }
 }
 
 function bootstrapMedian(values, rounds = 2000) {
