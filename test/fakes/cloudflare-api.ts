@@ -3,7 +3,7 @@
  * for real, offline: point wrangler at it with CLOUDFLARE_API_BASE_URL=<url> plus any
  * CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID. It keeps the account's state in memory (queues,
  * D1 databases and the SQL run on them, KV namespaces, the uploaded Worker with its metadata,
- * secrets, static asset hashes) and records every request, so a test can assert what a deploy
+ * secrets) and records every request, so a test can assert what a deploy
  * created and what it sent. Requests it does not know get a 404 in the API's error shape and are
  * listed in `unknown`, which a test should expect to be empty.
  *
@@ -41,7 +41,6 @@ export interface CloudflareState {
   r2Buckets: Map<string, { name: string; creation_date: string; location: string }>;
   scripts: Map<string, UploadedScript>;
   secrets: Map<string, Set<string>>;
-  assetHashes: Set<string>;
   schedules: Map<string, string[]>;
 }
 
@@ -53,7 +52,7 @@ export interface FakeCloudflare {
   requests: RecordedRequest[];
   /** "METHOD /path" of requests no handler knew. */
   unknown: string[];
-  /** Everything created so far: "queue:<name>", "d1:<name>", "kv:<title>", "script:<name>", "assets:<n>". */
+  /** Everything created so far: "queue:<name>", "d1:<name>", "kv:<title>", "script:<name>". */
   created: string[];
   stop(): Promise<void>;
 }
@@ -80,7 +79,6 @@ export async function startFakeCloudflare(
     r2Buckets: new Map(),
     scripts: new Map(),
     secrets: new Map(),
-    assetHashes: new Set(),
     schedules: new Map(),
   };
   const requests: RecordedRequest[] = [];
@@ -305,7 +303,7 @@ export async function startFakeCloudflare(
       return { result: bucket };
     }
 
-    // Workers: subdomain, scripts, settings, secrets, schedules, assets
+    // Workers: subdomain, scripts, settings, secrets, schedules (the gateway uploads no static assets)
     if (method === "GET" && route(`${acct}/workers/subdomain`)) return { result: { subdomain } };
     // wrangler reads the script list for the Durable Object migration tag it must continue from.
     if (method === "GET" && route(`${acct}/workers/scripts`)) {
@@ -320,24 +318,6 @@ export async function startFakeCloudflare(
     if (method === "GET" && route(`${acct}/workers/scripts/([^/]+)/settings`)) {
       const s = script(p(1));
       return { result: { bindings: s.metadata.bindings, compatibility_date: s.metadata.compatibility_date } };
-    }
-    if (method === "POST" && route(`${acct}/workers/scripts/([^/]+)/assets-upload-session`)) {
-      const { manifest } = json() as { manifest: Record<string, { hash: string }> };
-      const missing = Object.values(manifest)
-        .map((entry) => entry.hash)
-        .filter((hash) => !state.assetHashes.has(hash));
-      return {
-        result: {
-          jwt: missing.length ? "upload-jwt" : "completion-jwt",
-          buckets: missing.length ? [missing] : [],
-        },
-      };
-    }
-    if (method === "POST" && route(`${acct}/workers/assets/upload`)) {
-      const { keys } = await formOf(raw, headers);
-      for (const hash of keys) state.assetHashes.add(hash);
-      created.push(`assets:${keys.length}`);
-      return { result: { jwt: "completion-jwt" }, status: 201 };
     }
     if (method === "PUT" && route(`${acct}/workers/scripts/([^/]+)`)) {
       const { form, keys } = await formOf(raw, headers);
