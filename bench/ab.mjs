@@ -10,6 +10,7 @@ import {
   gatewayVars,
   requestShape,
   STREAM_BODY,
+  startPassthrough,
   startUpstreamProcess,
 } from "./lib/setup.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
@@ -55,12 +56,7 @@ async function main() {
       "user-agent": "claude-cli/2.0.0 (external, cli)",
       ...shape.headers,
     };
-    const passthrough = await startWranglerDev({
-      name: "passthrough",
-      config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
-      vars: { UPSTREAM_URL: upstreamUrl },
-      persistTo: join(state, "passthrough"),
-    });
+    const passthrough = await startPassthrough("passthrough", upstreamUrl, state);
     devs.push(passthrough);
     const paths = [
       {
@@ -92,14 +88,8 @@ async function main() {
     }
     for (const p of paths) p.agent = createAgent(4);
     if (opts.measure === "latency") {
-      // The native pass-through gets a dev server of its own: a request that follows another to the
-      // same dev server finds it warm and runs faster, so no two measured paths may share one.
-      const nativeDev = await startWranglerDev({
-        name: "native",
-        config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
-        vars: { UPSTREAM_URL: upstreamUrl },
-        persistTo: join(state, "native"),
-      });
+      // The native pass-through gets a dev server of its own (startPassthrough says why).
+      const nativeDev = await startPassthrough("native", upstreamUrl, state);
       devs.push(nativeDev);
       const native = {
         ...paths[0],

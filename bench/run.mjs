@@ -34,6 +34,7 @@ import {
   gatewayVars,
   requestShape,
   STREAM_BODY,
+  startPassthrough,
   startUpstreamProcess,
   TURN_BODY,
 } from "./lib/setup.mjs";
@@ -786,20 +787,12 @@ async function main() {
     const upstream = await startUpstreamProcess();
     stops.push(upstream.stop);
     log(`upstream ${upstream.url}; starting wrangler dev ×5`);
-    // The pass-through Worker, once per path that uses it: a request that follows another to the
-    // same dev server finds that process warm and runs ~0.5–0.9 ms faster (measured with
-    // `node bench/ab.mjs --measure latency`), and the rotating order put the native pass-through,
-    // the JS relay and the JS relay + queue next to each other on one dev server. One dev server
-    // per path keeps every path's neighbours cold alike.
+    // The pass-through Worker, once per path that uses it (startPassthrough says why; measured with
+    // `node bench/ab.mjs --measure latency`: ~0.5–0.9 ms of blocking time for the same relay code).
     // They start while the gateway's local D1 gets its migrations and a key.
     const passthroughsStarted = Promise.all(
       ["passthrough", "jsrelay", "jsrelayq"].map((name) =>
-        startWranglerDev({
-          name,
-          config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
-          vars: { UPSTREAM_URL: upstream.url },
-          persistTo: join(state, name),
-        }).then((dev) => {
+        startPassthrough(name, upstream.url, state).then((dev) => {
           stops.push(dev.stop);
           return dev;
         }),

@@ -8,7 +8,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { claudeCodeBody } from "../fixtures/claude-code-body.mjs";
 import { PROVIDER_KEY } from "./upstream.mjs";
-import { OFFLINE_ENV, PROJECT_ROOT, wranglerRun } from "./wrangler.mjs";
+import { OFFLINE_ENV, PROJECT_ROOT, startWranglerDev, wranglerRun } from "./wrangler.mjs";
 
 export const BLOCKING_BODY = JSON.stringify({
   model: "claude-sonnet-4-5-20250929",
@@ -68,6 +68,20 @@ export async function createGatewayKey(persistTo, root = PROJECT_ROOT) {
 }
 
 /** The gateway's vars against the fake upstream (no MCP servers, a fresh admin token). */
+/**
+ * bench/passthrough-worker under a `wrangler dev` of its own, state under `stateDir/name`. One per
+ * measured path: a request that follows another to the same dev server finds that process warm
+ * and runs faster, so paths that shared one would flatter each other.
+ */
+export function startPassthrough(name, upstreamUrl, stateDir) {
+  return startWranglerDev({
+    name,
+    config: join(PROJECT_ROOT, "bench/passthrough-worker/wrangler.toml"),
+    vars: { UPSTREAM_URL: upstreamUrl },
+    persistTo: join(stateDir, name),
+  });
+}
+
 export function gatewayVars(upstreamUrl) {
   return {
     ANTHROPIC_BASE_URL: upstreamUrl,
