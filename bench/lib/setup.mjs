@@ -67,7 +67,6 @@ export async function createGatewayKey(persistTo, root = PROJECT_ROOT) {
   return key;
 }
 
-/** The gateway's vars against the fake upstream (no MCP servers, a fresh admin token). */
 /**
  * bench/passthrough-worker under a `wrangler dev` of its own, state under `stateDir/name`. One per
  * measured path: a request that follows another to the same dev server finds that process warm
@@ -82,6 +81,7 @@ export function startPassthrough(name, upstreamUrl, stateDir) {
   });
 }
 
+/** The gateway's vars against the fake upstream (no MCP servers, a fresh admin token). */
 export function gatewayVars(upstreamUrl) {
   return {
     ANTHROPIC_BASE_URL: upstreamUrl,
