@@ -127,6 +127,8 @@ export class Interception {
   readonly timings: Partial<OverheadTimings> = {};
   private readonly buffer: RecordMessage[] = [];
   private ended: InterceptionEnded | null = null;
+  /** Set when the end batch is taken from the buffer (a task after end()): nothing joins it later. */
+  private sealed = false;
   private upstream: { instance: string | null; fallback: boolean } = { instance: null, fallback: false };
   private readonly route: string;
   private readonly method: string;
@@ -272,10 +274,12 @@ export class Interception {
 
   /**
    * Adds a record to the batch sent with the end record: one queue send per interception rather
-   * than one more. False once the interception has ended; the caller then sends it itself.
+   * than one more. The batch is taken a task after end(), so a record attached by work scheduled
+   * before the end (the cache fingerprint's zero timer) still rides with it, however quickly the
+   * request ended. False once the batch is taken; the caller then sends the record itself.
    */
   attachRecord(record: RecordMessage): boolean {
-    if (this.ended) return false;
+    if (this.sealed) return false;
     this.buffer.push(record);
     return true;
   }
@@ -310,13 +314,14 @@ export class Interception {
       this.pendingStart.release();
       this.pendingStart = null;
     }
-    const records = this.buffer.splice(0);
     const ended = this.ended;
     // Everything recording does waits for the next task: a blocking answer is handed to the
     // runtime (and a stream's last bytes flushed) before the redaction scan, the queue send, the
     // datapoints and the log line take this isolate's thread. Measured in bench/RESULTS.md.
     this.context.ctx.waitUntil(
       nextTask().then(() => {
+        this.sealed = true;
+        const records = this.buffer.splice(0);
         this.writeEndMetrics(records, ended);
         if (this.context.logInterceptions === "all" || ended.status !== "completed") this.logEnd(ended);
         return this.prepareAndSend([...records, ended]);

@@ -6,8 +6,9 @@
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { observeCachePrefix } from "../../src/analytics/observe";
 import { app } from "../../src/app";
-import type { Interception } from "../../src/bridge/interception";
+import { Interception } from "../../src/bridge/interception";
 import type { Env } from "../../src/config";
 import { MessagesStreamParser } from "../../src/providers/anthropic/stream";
 import { ChatStreamParser, ResponsesStreamParser } from "../../src/providers/openai/stream";
@@ -78,6 +79,50 @@ describe("queue sends per interception", () => {
       ["cache_fingerprint", "interception_ended", "key_used", "prompt", "token_usage"],
     ]);
     expect(await kindsOf()).toEqual([["cache_fingerprint", "interception_ended", "prompt", "token_usage"]]);
+  });
+
+  it("an interception that ends before the cache fingerprint's task still sends one message, fingerprint included", async () => {
+    const { batches, messageCounts, queue } = recordingQueue();
+    const ctx = createExecutionContext();
+    const interception = new Interception(
+      {
+        env: { ...(env as unknown as Env), RECORDS: queue },
+        ctx,
+        recording: { configured: "redacted", header: null, key: "request-cost-test-key" },
+        startRecordDelayMs: 10_000,
+      },
+      {
+        actor: {
+          userId: "cost-user",
+          keyId: "cost-key",
+          credentialKind: "centralized",
+          credentialHint: null,
+          byokCredential: null,
+        },
+        provider: "anthropic",
+        providerName: "messages",
+        model: "claude-sonnet-4-5-20250929",
+        client: "unknown",
+        userAgent: null,
+        clientSessionId: null,
+        correlatingToolCallId: null,
+        streaming: false,
+      },
+    );
+    const body = JSON.stringify({
+      model: "claude-sonnet-4-5-20250929",
+      max_tokens: 8,
+      system: [{ type: "text", text: "Be brief.", cache_control: { type: "ephemeral" } }],
+      messages: [{ role: "user", content: "Hello" }],
+    });
+    // As the handler does: the fingerprint is scheduled, then the request ends in the same task
+    // (a refusal, an instant answer), before the fingerprint's zero timer has run.
+    observeCachePrefix(ctx, { ...(env as unknown as Env), RECORDS: queue }, interception, body);
+    interception.end({ status: "completed" });
+    await waitOnExecutionContext(ctx);
+    expect(messageCounts).toEqual([1]);
+    expect(batches[0]!.map((r) => r.kind)).toContain("cache_fingerprint");
+    expect(batches[0]!.map((r) => r.kind)).toContain("interception_ended");
   });
 
   it("a request still running after START_RECORD_DELAY_SECONDS sends its start record then, and the rest with the end", async () => {
