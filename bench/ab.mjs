@@ -13,6 +13,7 @@ import {
   startPassthrough,
   startUpstreamProcess,
 } from "./lib/setup.mjs";
+import { bootstrapMedian } from "./lib/stats.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
 import { cpuMs, devProcesses, PROJECT_ROOT, startWranglerDev } from "./lib/wrangler.mjs";
 
@@ -191,15 +192,6 @@ async function measureLatency(paths, iterations) {
     report("ttfb", "this");
     report("blocking", "this");
   }
-}
-
-function bootstrapMedian(values, rounds = 2000) {
-  const medians = [];
-  for (let r = 0; r < rounds; r++) {
-    medians.push(median(Array.from(values, () => values[Math.floor(Math.random() * values.length)])));
-  }
-  medians.sort((a, b) => a - b);
-  return [medians[Math.floor(rounds * 0.025)], medians[Math.floor(rounds * 0.975)]];
 }
 
 main().then(

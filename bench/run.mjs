@@ -38,6 +38,7 @@ import {
   startUpstreamProcess,
   TURN_BODY,
 } from "./lib/setup.mjs";
+import { pairedRatio, verdict } from "./lib/stats.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
 import {
   cpuMs,
@@ -435,6 +436,8 @@ async function cpuPhase(paths, attribution) {
     const totals = Object.fromEntries(
       scenario.paths.map((p) => [p.name, { workerd: 0, wrangler: 0, requests: 0 }]),
     );
+    // Each block's workerd CPU per request, by path: block i of every path ran back to back.
+    const blocks = Object.fromEntries(scenario.paths.map((p) => [p.name, []]));
     for (let block = 0; block < CONFIG.cpuBlocks; block++) {
       for (const path of rotated(scenario.paths, block)) {
         const a = read(path.dev);
@@ -444,7 +447,9 @@ async function cpuPhase(paths, attribution) {
         const b = read(path.dev);
         const wall = b.at - a.at;
         const rate = idle.get(path.dev);
-        totals[path.name].workerd += b.workerd - a.workerd - rate.workerd * wall;
+        const workerd = b.workerd - a.workerd - rate.workerd * wall;
+        totals[path.name].workerd += workerd;
+        blocks[path.name].push(workerd / (scenario.perBlock + extra));
         totals[path.name].wrangler += b.wrangler - a.wrangler - rate.wrangler * wall;
         totals[path.name].requests += scenario.perBlock + extra;
       }
@@ -453,6 +458,7 @@ async function cpuPhase(paths, attribution) {
       label: scenario.label,
       requestsPerPath: CONFIG.cpuBlocks * scenario.perBlock,
       idle: Object.fromEntries([...idle].map(([dev, rate]) => [dev.name, rate])),
+      blocks,
       perRequest: Object.fromEntries(
         Object.entries(totals).map(([name, t]) => [
           name,
@@ -625,6 +631,40 @@ function summarize(latency, tput, memory, cpu) {
   return rows;
 }
 
+/**
+ * The targets again, each as the median of paired ratios (per latency iteration, per CPU block)
+ * with a bootstrap 95% interval, so that a miss is told apart from this machine's noise; beside
+ * them, the same comparisons against the other floors, for reading.
+ */
+function pairedTargets(latency, cpu) {
+  const s = latency.samples;
+  const blocks = (key) => cpu[key].blocks;
+  const chat = cpu.chat.label;
+  const turn = cpu.turn.label;
+  return [
+    ["Blocking latency", "native", s.gateway.blocking, s.passthrough.blocking, 1.1],
+    ["Blocking latency", "JS relay", s.gateway.blocking, s.jsrelay.blocking],
+    ["Streaming TTFB", "JS relay", s.gateway.ttfb, s.jsrelay.ttfb, 1.05],
+    [`workerd CPU, ${chat}`, "JS relay", blocks("chat").gateway, blocks("chat").jsrelay, 1.15],
+    [`workerd CPU, ${chat}`, "JS relay + queue message", blocks("chat").gateway, blocks("chat").jsrelayq],
+    [`workerd CPU, ${chat}, recording off`, "JS relay", blocks("chat").norec, blocks("chat").jsrelay],
+    [`workerd CPU, ${turn}`, "JS relay", blocks("turn").gateway, blocks("turn").jsrelay, 1.05],
+    [`workerd CPU, ${turn}, recording off`, "JS relay", blocks("turn").norec, blocks("turn").jsrelay],
+  ].map(([metric, against, a, b, target]) => ({ metric, against, target, ...pairedRatio(a ?? [], b ?? []) }));
+}
+
+function formatPaired(rows) {
+  const x = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "—");
+  return [
+    "| gateway ÷ path, paired (median of per-iteration or per-block ratios) | against | ratio [95% interval] | pairs | target |",
+    "|---|---|---:|---:|---|",
+    ...rows.map(
+      (r) =>
+        `| ${r.metric} | ${r.against} | ${x(r.median)} [${x(r.lo)}, ${x(r.hi)}] | ${r.pairs} | ${r.target ? `≤ ${r.target}×: ${verdict(r.target, r)}` : ""} |`,
+    ),
+  ].join("\n");
+}
+
 /** What recording's parts cost, from the attribution paths of the CPU phase (small chat). */
 function formatAttribution(cpu) {
   const p = cpu.chat.perRequest;
@@ -739,6 +779,8 @@ async function writeResults(report) {
     `- Gateway Server-Timing medians (blocking): ${timing || "n/a"}.`,
     "",
     formatRows(report.rows),
+    "",
+    formatPaired(report.paired),
     "",
     formatAttribution(report.cpu),
     "",
@@ -872,6 +914,7 @@ async function main() {
     log("in-process CPU per request");
     const inProcess = await runRequestCpu({ smoke: SMOKE });
     const rows = summarize(latency, tput, memory, cpu);
+    const paired = pairedTargets(latency, cpu);
     const report = {
       mode: SMOKE ? "smoke" : "full",
       command: SMOKE ? "node bench/run.mjs --smoke" : "npm run bench",
@@ -881,6 +924,7 @@ async function main() {
       machine: machine(),
       config: CONFIG,
       rows,
+      paired,
       throughput: tput,
       cpu,
       isolate,
@@ -893,7 +937,7 @@ async function main() {
       micro,
     };
     console.log(
-      `\n${formatRows(rows)}\n\n${formatAttribution(cpu)}\n\n${formatIsolate(isolate)}\n\n${formatInProcess(inProcess)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`,
+      `\n${formatRows(rows)}\n\n${formatPaired(paired)}\n\n${formatAttribution(cpu)}\n\n${formatIsolate(isolate)}\n\n${formatInProcess(inProcess)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`,
     );
     console.log("gateway ÷ pass-through Worker (native; JS relay):");
     for (const row of rows) {

@@ -33,9 +33,20 @@ interface Time {
   wallMs: number;
 }
 
+interface Paired {
+  metric: string;
+  against: string;
+  target?: number;
+  median: number;
+  lo: number;
+  hi: number;
+  pairs: number;
+}
+
 interface Report {
   mode: string;
   rows: Row[];
+  paired: Paired[];
   cpu: Record<"chat" | "turn", { perRequest: Record<string, { workerdMs: number; wranglerMs: number }> }>;
   inProcess: Record<"chat" | "turn", Record<"native" | "jsrelay" | "norec" | "gateway", number>>;
   isolate: Record<"chat" | "turn", Record<"jsrelay" | "gateway", number>>;
@@ -113,6 +124,21 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
     }
   }
   expect(report.rows.filter((r) => r.metric.startsWith("Throughput, concurrency"))).toHaveLength(2);
+
+  // The latency targets again as paired ratios: one pair per iteration, the median inside its interval.
+  const latencyPairs = report.paired.filter((p) => !p.metric.startsWith("workerd CPU"));
+  expect(latencyPairs.map((p) => [p.metric, p.against])).toEqual([
+    ["Blocking latency", "native"],
+    ["Blocking latency", "JS relay"],
+    ["Streaming TTFB", "JS relay"],
+  ]);
+  for (const p of latencyPairs) {
+    expect(p.pairs).toBe(8);
+    positive(p.lo);
+    expect(p.lo).toBeLessThanOrEqual(p.median);
+    expect(p.median).toBeLessThanOrEqual(p.hi);
+  }
+  expect(stdout).toContain("| gateway ÷ path, paired");
 
   // CPU per request, read from /proc for every path served by a Worker (none for the direct call).
   // A smoke run's few requests against 10 ms ticks can round either way: finite, not positive.
