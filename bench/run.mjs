@@ -91,10 +91,11 @@ const CONFIG = SMOKE
       bigBytes: 100 * 1024 * 1024,
       slowReadBytesPerSecond: 20 * 1024 * 1024,
       // Two quiet runs of 6 × 20 chats gave 1.10× and 1.21× the JS relay: as far apart as the
-      // target's margin. More blocks and requests narrow that (the phase takes ~6 minutes).
-      cpuBlocks: 10,
-      cpuChatPerBlock: 30,
-      cpuTurnPerBlock: 3,
+      // target's margin. The paired ratios' interval narrows with the number of blocks (10 blocks
+      // gave ±0.1–0.2× around the chat and turn ratios); the phase takes ~7 minutes.
+      cpuBlocks: 16,
+      cpuChatPerBlock: 20,
+      cpuTurnPerBlock: 2,
       cpuTurnEvents: 1000,
       // After each block, time for deferred work to land (the records queue batches for up to 1 s,
       // then its consumer writes D1 in the same workerd); the idle rate is subtracted.
@@ -644,6 +645,12 @@ function pairedTargets(latency, cpu) {
   return [
     ["Blocking latency", "native", s.gateway.blocking, s.passthrough.blocking, 1.1],
     ["Blocking latency", "JS relay", s.gateway.blocking, s.jsrelay.blocking],
+    [
+      "Blocking latency of the JS relay itself (not the gateway)",
+      "native",
+      s.jsrelay.blocking,
+      s.passthrough.blocking,
+    ],
     ["Streaming TTFB", "JS relay", s.gateway.ttfb, s.jsrelay.ttfb, 1.05],
     [`workerd CPU, ${chat}`, "JS relay", blocks("chat").gateway, blocks("chat").jsrelay, 1.15],
     [`workerd CPU, ${chat}`, "JS relay + queue message", blocks("chat").gateway, blocks("chat").jsrelayq],
@@ -656,7 +663,7 @@ function pairedTargets(latency, cpu) {
 function formatPaired(rows) {
   const x = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "—");
   return [
-    "| gateway ÷ path, paired (median of per-iteration or per-block ratios) | against | ratio [95% interval] | pairs | target |",
+    "| gateway (unless the row says otherwise) ÷ path, paired: median of per-iteration or per-block ratios | against | ratio [95% interval] | pairs | target |",
     "|---|---|---:|---:|---|",
     ...rows.map(
       (r) =>
