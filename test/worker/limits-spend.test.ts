@@ -13,6 +13,7 @@ import type { RecordMessage } from "../../src/recorder/records";
 import { writeRecords } from "../../src/recorder/store";
 import { RECORD_TABLES } from "../../src/retention";
 import { admin, createKey, GATEWAY } from "./helpers";
+import { random, shuffle } from "./seeded";
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -35,16 +36,6 @@ async function rawRecorded(user: string, from: number, to: number) {
     .bind(user, from, to)
     .first();
   return row;
-}
-
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -120,15 +111,6 @@ function history(seed: number): RecordMessage[] {
     }
   }
   return records;
-}
-
-function shuffle<T>(items: T[], rand: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 beforeEach(async () => {

@@ -13,6 +13,7 @@ import { writeRecords } from "../../src/recorder/store";
 import { RECORD_TABLES } from "../../src/retention";
 import { seedRecords } from "./admin-seed";
 import { eventually, rows } from "./helpers";
+import { random, shuffle } from "./seeded";
 
 type Dimension = "user" | "model" | "client" | "day" | "instance";
 const GROUPINGS: Dimension[][] = [
@@ -89,17 +90,6 @@ async function expectRollupsEqualRaw(ranges: [number, number][]) {
   expect(byInstance.rows).toEqual(
     await rawUsage(["instance"], byInstance.range.from, byInstance.range.to, "user-2"),
   );
-}
-
-/** A small deterministic PRNG (mulberry32): failures reproduce from the seed. */
-function random(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -189,15 +179,6 @@ function randomStream(seed: number, count: number, now: number): RecordMessage[]
     });
   }
   return records;
-}
-
-function shuffle<T>(items: T[], rand: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 /** Cuts records into batches of 1–100, like the queue does. */
