@@ -92,6 +92,20 @@ export async function startWranglerDev({
       .map(([k, v]) => `${k}=${envFileValue(v)}\n`)
       .join(""),
   );
+  // A free port can be taken again before wrangler binds it (another harness, an outgoing
+  // connection's ephemeral port): a start that fails on exactly that is retried on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch({ envFile, persistTo, config, script, extraArgs, readyPath, timeoutMs, name });
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= 3) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function launch({ envFile, persistTo, config, script, extraArgs, readyPath, timeoutMs, name }) {
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const args = [
     "dev",
@@ -146,9 +160,11 @@ export async function startWranglerDev({
   for (;;) {
     if (child.exitCode !== null) {
       await stop();
-      throw new Error(`wrangler dev (${name}) exited with ${child.exitCode}:\n${output}`);
+      const message = `wrangler dev (${name}) exited with ${child.exitCode}:\n${output}`;
+      throw /Address already in use/.test(output) ? new PortTakenError(message) : new Error(message);
     }
-    const ok = await fetch(`${url}${readyPath}`).then(
+    // Bounded: whatever holds the port may accept and never answer.
+    const ok = await fetch(`${url}${readyPath}`, { signal: AbortSignal.timeout(5_000) }).then(
       async (r) => {
         await r.arrayBuffer();
         return r.ok;
