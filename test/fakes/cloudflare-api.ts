@@ -12,7 +12,6 @@
 
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { freePort } from "./mcp";
 
 export interface RecordedRequest {
   method: string;
@@ -442,8 +441,9 @@ export async function startFakeCloudflare(
     response.writeHead(status, { "content-type": "application/json" });
     response.end(JSON.stringify(payload));
   });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  // Port 0: the kernel picks a free port at bind time (no window for another process to take it).
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}/client/v4`,
     accountId,

@@ -23,7 +23,20 @@ export interface RunningMcpServer {
 }
 
 export async function startEverythingServer(): Promise<RunningMcpServer> {
-  const port = await freePort();
+  // The server takes its port from PORT, chosen before it starts: another process can take that
+  // port in between, so a start that fails on exactly that is retried on a new one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(await freePort());
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= 3) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOnce(port: number): Promise<RunningMcpServer> {
   const entry = createRequire(import.meta.url).resolve(
     "@modelcontextprotocol/server-everything/dist/index.js",
   );
@@ -31,18 +44,42 @@ export async function startEverythingServer(): Promise<RunningMcpServer> {
     env: { ...process.env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("MCP server did not start in 15 s")), 15_000);
-    const onData = (data: Buffer) => {
-      if (data.toString().includes("listening")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`MCP server exited early (${code})`)));
-  });
+  let output = "";
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => {
+      const message = `MCP server exited early (${code}): ${output.slice(-500)}`;
+      reject(/already in use|EADDRINUSE/.test(output) ? new PortTakenError(message) : new Error(message));
+    }),
+  );
+  exited.catch(() => {}); // observed below; a server stopped later must not be an unhandled rejection
+  const collect = (data: Buffer) => {
+    output += data.toString();
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  // It logs "listening" before its bind has succeeded, so readiness is an HTTP answer instead
+  // (and an exit, such as "Port … is already in use", ends the wait at once).
+  const deadline = Date.now() + 15_000;
+  const answered = async (): Promise<void> => {
+    while (Date.now() < deadline) {
+      const ok = await fetch(`http://127.0.0.1:${port}/mcp`, { signal: AbortSignal.timeout(1_000) }).then(
+        async (r) => {
+          await r.arrayBuffer();
+          return true;
+        },
+        () => false,
+      );
+      if (ok && child.exitCode === null) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`MCP server did not start in 15 s: ${output.slice(-500)}`);
+  };
+  try {
+    await Promise.race([answered(), exited]);
+  } catch (error) {
+    child.kill("SIGTERM");
+    throw error;
+  }
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     stop: async () => {
