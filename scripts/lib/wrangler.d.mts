@@ -4,6 +4,8 @@ export const WRANGLER_BIN: string;
 export const QUIET_WRANGLER_ENV: Record<string, string>;
 export const OFFLINE_ENV: Record<string, string>;
 export function freePort(): Promise<number>;
+export class PortTakenError extends Error {}
+export function withFreePorts<T>(count: number, start: (ports: number[]) => Promise<T>): Promise<T>;
 export function wranglerRun(
   args: string[],
   options?: { cwd?: string; timeout?: number },

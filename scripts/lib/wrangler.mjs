@@ -41,6 +41,26 @@ export function freePort() {
 }
 
 /** Runs a wrangler command to completion (migrations and the like); resolves with { stdout, stderr }. */
+/** A start that failed because the port it was given was taken by the time it bound it. */
+export class PortTakenError extends Error {}
+
+/**
+ * Runs `start(ports)` on `count` free ports. A port is free when chosen, but a child process binds
+ * it later, and another process (another harness, an outgoing connection's ephemeral port) can take
+ * it in between: a start that throws PortTakenError is retried on new ports (3 attempts in all).
+ */
+export async function withFreePorts(count, start) {
+  for (let attempt = 1; ; attempt++) {
+    const ports = [];
+    for (let i = 0; i < count; i++) ports.push(await freePort());
+    try {
+      return await start(ports);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= 3) throw error;
+    }
+  }
+}
+
 export function wranglerRun(args, options = {}) {
   return run(process.execPath, [WRANGLER_BIN, ...args], {
     cwd: options.cwd ?? PROJECT_ROOT,
@@ -92,21 +112,22 @@ export async function startWranglerDev({
       .map(([k, v]) => `${k}=${envFileValue(v)}\n`)
       .join(""),
   );
-  // A free port can be taken again before wrangler binds it (another harness, an outgoing
-  // connection's ephemeral port): a start that fails on exactly that is retried on new ports.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await launch({ envFile, persistTo, config, script, extraArgs, readyPath, timeoutMs, name });
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt >= 3) throw error;
-    }
-  }
+  const options = { envFile, persistTo, config, script, extraArgs, readyPath, timeoutMs, name };
+  return withFreePorts(2, ([port, inspectorPort]) => launch({ ...options, port, inspectorPort }));
 }
 
-class PortTakenError extends Error {}
-
-async function launch({ envFile, persistTo, config, script, extraArgs, readyPath, timeoutMs, name }) {
-  const [port, inspectorPort] = [await freePort(), await freePort()];
+async function launch({
+  envFile,
+  persistTo,
+  config,
+  script,
+  extraArgs,
+  readyPath,
+  timeoutMs,
+  name,
+  port,
+  inspectorPort,
+}) {
   const args = [
     "dev",
     ...(script ? [script] : []),

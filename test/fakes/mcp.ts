@@ -4,37 +4,17 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { PortTakenError, withFreePorts } from "../../scripts/lib/wrangler.mjs";
 
 export interface RunningMcpServer {
   url: string;
   stop(): Promise<void>;
 }
 
-export async function startEverythingServer(): Promise<RunningMcpServer> {
-  // The server takes its port from PORT, chosen before it starts: another process can take that
-  // port in between, so a start that fails on exactly that is retried on a new one.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(await freePort());
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt >= 3) throw error;
-    }
-  }
+export function startEverythingServer(): Promise<RunningMcpServer> {
+  // The server takes its port from PORT, chosen before it starts (retried if taken meanwhile).
+  return withFreePorts(1, (ports) => startOnce(ports[0]!));
 }
-
-class PortTakenError extends Error {}
 
 async function startOnce(port: number): Promise<RunningMcpServer> {
   const entry = createRequire(import.meta.url).resolve(
@@ -61,7 +41,8 @@ async function startOnce(port: number): Promise<RunningMcpServer> {
   // (and an exit, such as "Port … is already in use", ends the wait at once).
   const deadline = Date.now() + 15_000;
   const answered = async (): Promise<void> => {
-    while (Date.now() < deadline) {
+    // Stops once the child has exited: the race below has already failed on that.
+    while (Date.now() < deadline && child.exitCode === null) {
       const ok = await fetch(`http://127.0.0.1:${port}/mcp`, { signal: AbortSignal.timeout(1_000) }).then(
         async (r) => {
           await r.arrayBuffer();

@@ -19,8 +19,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROJECT_ROOT, startWranglerDev as startDev, wranglerRun } from "../../scripts/lib/wrangler.mjs";
-import { freePort } from "../fakes/mcp";
+import {
+  freePort,
+  PROJECT_ROOT,
+  startWranglerDev as startDev,
+  wranglerRun,
+} from "../../scripts/lib/wrangler.mjs";
 
 export { freePort, PROJECT_ROOT };
 
