@@ -449,10 +449,11 @@ async function cpuPhase(paths, attribution) {
         const wall = b.at - a.at;
         const rate = idle.get(path.dev);
         const workerd = b.workerd - a.workerd - rate.workerd * wall;
+        const requests = scenario.perBlock + extra;
         totals[path.name].workerd += workerd;
-        blocks[path.name].push(workerd / (scenario.perBlock + extra));
+        blocks[path.name].push(workerd / requests);
         totals[path.name].wrangler += b.wrangler - a.wrangler - rate.wrangler * wall;
-        totals[path.name].requests += scenario.perBlock + extra;
+        totals[path.name].requests += requests;
       }
     }
     out[scenario.key] = {

@@ -116,7 +116,7 @@ describe("queue sends per interception", () => {
       messages: [{ role: "user", content: "Hello" }],
     });
     // As the handler does: the fingerprint is scheduled, then the request ends in the same task
-    // (a refusal, an instant answer), before the fingerprint's zero timer has run.
+    // (an answer faster than a zero timer), before the fingerprint's timer has run.
     observeCachePrefix(ctx, { ...(env as unknown as Env), RECORDS: queue }, interception, body);
     interception.end({ status: "completed" });
     await waitOnExecutionContext(ctx);
