@@ -10,6 +10,11 @@
  * relay figures are higher than in workerd; the gateway-minus-relay differences are the signal.
  * Each request's waitUntil work (queue sends, the cache fingerprint) is awaited and counted.
  *
+ * Two more gateway modes tell its optional work apart: `unredacted` records content without the
+ * secret scan (RECORD_CONTENT=full), and `nofingerprint` is a second bundle whose prompt-cache
+ * fingerprint call (src/analytics/observe.ts) is a no-op. The gateway minus each is what redaction
+ * and the cache fingerprint cost per request.
+ *
  *   node bench/request-cpu.mjs [--smoke]                     prints JSON
  *   node --cpu-prof bench/request-cpu.mjs --only gateway     a profile of the gateway alone
  */
@@ -26,9 +31,10 @@ const UPSTREAM = "http://upstream.bench.invalid";
 const PROVIDER_KEY = "sk-ant-bench-UPSTREAM-KEY-000000000000";
 const GATEWAY_KEY = `aib_${"b".repeat(43)}`;
 
-async function loadGateway() {
+/** The gateway bundle; with `withoutFingerprint`, observeCachePrefix (the fingerprint's one call) does nothing. */
+async function loadGateway({ withoutFingerprint = false } = {}) {
   await mkdir(OUT, { recursive: true });
-  const outfile = join(OUT, "request-cpu-gateway.mjs");
+  const outfile = join(OUT, withoutFingerprint ? "request-cpu-nofingerprint.mjs" : "request-cpu-gateway.mjs");
   await build({
     entryPoints: [join(ROOT, "src/index.ts")],
     bundle: true,
@@ -49,6 +55,15 @@ async function loadGateway() {
             contents:
               "export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }\n" +
               "export class WorkerEntrypoint {}\nexport const env = {};",
+            loader: "js",
+          }));
+          if (!withoutFingerprint) return;
+          b.onResolve({ filter: /\/analytics\/observe$/ }, (args) => ({
+            path: args.path,
+            namespace: "no-fp",
+          }));
+          b.onLoad({ filter: /.*/, namespace: "no-fp" }, () => ({
+            contents: "export function observeCachePrefix() {}",
             loader: "js",
           }));
         },
@@ -192,7 +207,7 @@ async function passthrough(request, js) {
   return new Response(body, upstream);
 }
 
-function gatewayEnv(recording) {
+function gatewayEnv(recording, vars = {}) {
   const keyHash = createHash("sha256").update(GATEWAY_KEY).digest("hex");
   const row = { id: "key_cpu", user_id: "user_cpu", key_hash: keyHash, revoked_at: null };
   const statement = {
@@ -236,12 +251,14 @@ function gatewayEnv(recording) {
       RETENTION_DAYS: "60",
       PRICING_OVERRIDES: "{}",
       REDACTION_KEY: "bench-redaction-key-0123456789",
+      ...vars,
     },
   };
 }
 
 export async function runRequestCpu({ smoke = false, only = null } = {}) {
   const gateway = await loadGateway();
+  const gatewayWithoutFingerprint = await loadGateway({ withoutFingerprint: true });
   const realFetch = globalThis.fetch;
   globalThis.fetch = fakeFetch;
   // workerd's non-standard extension the key check uses.
@@ -252,11 +269,15 @@ export async function runRequestCpu({ smoke = false, only = null } = {}) {
   console.log = (...args) => (quiet ? undefined : realLog(...args));
   const on = gatewayEnv(true);
   const off = gatewayEnv(false);
+  const unredacted = gatewayEnv(true, { RECORD_CONTENT: "full" });
+  const onWithoutFingerprint = gatewayEnv(true);
   const modes = {
     native: (r) => passthrough(r, false),
     jsrelay: (r) => passthrough(r, true),
     norec: (r, ctx) => gateway.fetch(r, off.env, ctx),
     gateway: (r, ctx) => gateway.fetch(r, on.env, ctx),
+    unredacted: (r, ctx) => gateway.fetch(r, unredacted.env, ctx),
+    nofingerprint: (r, ctx) => gatewayWithoutFingerprint.fetch(r, onWithoutFingerprint.env, ctx),
   };
   const headers = {
     "content-type": "application/json",
@@ -298,7 +319,8 @@ export async function runRequestCpu({ smoke = false, only = null } = {}) {
     const cpu = Object.fromEntries(names.map((n) => [n, []]));
     for (const name of names) for (let i = 0; i < 20; i++) await one(name, scenario.body); // warm-up (JIT)
     // Interleaved rounds; the median round per mode.
-    const rounds = 10;
+    // 20 rounds: the redaction and fingerprint differences are tenths of a millisecond per turn.
+    const rounds = smoke ? 10 : 20;
     const perRound = Math.max(1, Math.round(scenario.requests / rounds));
     for (let round = 0; round < rounds; round++) {
       for (const name of names) {

@@ -724,14 +724,17 @@ function formatRows(rows) {
   return lines.join("\n");
 }
 
-/** bench/request-cpu.mjs: the same four shapes in one Node process, CPU per request. */
+/**
+ * bench/request-cpu.mjs: the same shapes in one Node process, CPU per request, with what the
+ * secret scan (redaction) and the prompt-cache fingerprint add, as differences from the gateway.
+ */
 function formatInProcess(result) {
   const f = (v) => (typeof v === "number" ? v.toFixed(3) : "—");
   const row = (label, r) =>
-    `| ${label} | ${f(r.native)} | ${f(r.jsrelay)} | ${f(r.norec)} | ${f(r.gateway)} | ${f(r.gateway - r.jsrelay)} |`;
+    `| ${label} | ${f(r.native)} | ${f(r.jsrelay)} | ${f(r.norec)} | ${f(r.gateway)} | ${f(r.gateway - r.jsrelay)} | ${f(r.gateway - r.unredacted)} | ${f(r.gateway - r.nofingerprint)} |`;
   return [
-    "| in-process CPU per request (Node, src/ bundled, fake upstream and bindings; ms) | native pass-through | JS-relay pass-through | gateway, recording off | gateway | gateway − JS relay |",
-    "|---|---:|---:|---:|---:|---:|",
+    "| in-process CPU per request (Node, src/ bundled, fake upstream and bindings; ms) | native pass-through | JS-relay pass-through | gateway, recording off | gateway | gateway − JS relay | redaction (gateway − content recorded unredacted) | cache fingerprint (gateway − without it) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
     row("small streamed chat (20 text deltas)", result.chat),
     row("Claude Code turn (87 KB request, 1,000 SSE events)", result.turn),
   ].join("\n");

@@ -10,7 +10,6 @@
  * the local queue consumer writing D1, the log line crossing into wrangler's process) costs; the
  * difference between "off" and the pass-through Worker is what the request path itself costs.
  */
-import { app } from "../../src/app";
 import gateway from "../../src/index";
 
 // The gateway's Durable Object class, which its wrangler.toml binds (per-user limits).
@@ -52,6 +51,7 @@ export default {
   fetch(request, env, ctx) {
     const mode = request.headers.get("x-bench-recording") ?? "off";
     quiet = mode !== "log";
-    return app.fetch(request, envFor(env, mode), ctx);
+    // The gateway's own entry (provider routes dispatched ahead of the app), as src/index.ts serves.
+    return gateway.fetch(request, envFor(env, mode), ctx);
   },
 };

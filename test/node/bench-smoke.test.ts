@@ -48,7 +48,10 @@ interface Report {
   rows: Row[];
   paired: Paired[];
   cpu: Record<"chat" | "turn", { perRequest: Record<string, { workerdMs: number; wranglerMs: number }> }>;
-  inProcess: Record<"chat" | "turn", Record<"native" | "jsrelay" | "norec" | "gateway", number>>;
+  inProcess: Record<
+    "chat" | "turn",
+    Record<"native" | "jsrelay" | "norec" | "gateway" | "unredacted" | "nofingerprint", number>
+  >;
   isolate: Record<"chat" | "turn", Record<"jsrelay" | "gateway", number>>;
   /** Blocking latency of a user with a policy (Durable Object admission) vs one without. */
   admission: {
@@ -158,7 +161,7 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
   }
   // In-process (bench/request-cpu.mjs): process.cpuUsage is fine-grained, so every figure is > 0.
   for (const scenario of ["chat", "turn"] as const) {
-    for (const mode of ["native", "jsrelay", "norec", "gateway"] as const)
+    for (const mode of ["native", "jsrelay", "norec", "gateway", "unredacted", "nofingerprint"] as const)
       positive(report.inProcess[scenario][mode]);
     // The Worker isolates' own CPU (V8 profiler through the dev servers' inspectors).
     for (const path of ["jsrelay", "gateway"] as const) positive(report.isolate[scenario][path]);
