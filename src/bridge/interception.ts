@@ -12,7 +12,7 @@ import { uuidv7 } from "uuidv7";
 import type { Actor } from "../auth/actor";
 import { log } from "../log";
 import { writeMetric } from "../metrics/write";
-import { afterResponse } from "../next-task";
+import { nextTask } from "../next-task";
 import { recordedCostMicros } from "../pricing";
 import { sendRecords } from "../recorder/producer";
 import type {
@@ -127,7 +127,7 @@ export class Interception {
   readonly timings: Partial<OverheadTimings> = {};
   private readonly buffer: RecordMessage[] = [];
   private ended: InterceptionEnded | null = null;
-  /** Set when the end batch is taken from the buffer (AFTER_RESPONSE_MS after end()): nothing joins it later. */
+  /** Set when the end batch is taken from the buffer (a task after end()): nothing joins it later. */
   private sealed = false;
   private upstream: { instance: string | null; fallback: boolean } = { instance: null, fallback: false };
   private readonly route: string;
@@ -274,7 +274,7 @@ export class Interception {
 
   /**
    * Adds a record to the batch sent with the end record: one queue send per interception rather
-   * than one more. The batch is taken AFTER_RESPONSE_MS after end(), so a record attached by work scheduled
+   * than one more. The batch is taken a task after end(), so a record attached by work scheduled
    * before the end (the cache fingerprint's zero timer) still rides with it, however quickly the
    * request ended. False once the batch is taken; the caller then sends the record itself.
    */
@@ -315,11 +315,11 @@ export class Interception {
       this.pendingStart = null;
     }
     const ended = this.ended;
-    // Everything recording does waits until the answer has left: a blocking answer (or a stream's
-    // last bytes) reaches the client before the redaction scan, the queue send, the datapoints and
-    // the log line take this isolate's thread (next-task.ts; measured in bench/RESULTS.md).
+    // Everything recording does waits for the next task: a blocking answer is handed to the
+    // runtime (and a stream's last bytes flushed) before the redaction scan, the queue send, the
+    // datapoints and the log line take this isolate's thread. Measured in bench/RESULTS.md.
     this.context.ctx.waitUntil(
-      afterResponse().then(() => {
+      nextTask().then(() => {
         this.sealed = true;
         const records = this.buffer.splice(0);
         this.writeEndMetrics(records, ended);
