@@ -28,6 +28,9 @@ const { values: opts } = parseArgs({
     // TTFB, every iteration visiting every path in a rotating order, compared as paired differences.
     measure: { type: "string", default: "cpu" },
     iterations: { type: "string", default: "300" },
+    // latency: an idle pause after every request, so that work a path defers past its answer (its
+    // recording) never overlaps another path's measured request on this machine's two cores.
+    gap: { type: "string", default: "0" },
   },
 });
 
@@ -100,7 +103,7 @@ async function main() {
         headers: { ...paths[0].headers, "x-bench-relay": "off" },
       };
       native.agent = createAgent(4);
-      await measureLatency([native, ...paths], Number(opts.iterations));
+      await measureLatency([native, ...paths], Number(opts.iterations), Number(opts.gap));
       return;
     }
     const processes = new Map(paths.map((p) => [p.dev, devProcesses(p.dev.pid).workerd]));
@@ -155,11 +158,17 @@ async function main() {
  * against the JS relay (TTFB) and the native pass-through (blocking), with a bootstrap 95% interval:
  * pairing cancels what the machine was doing at that moment, which is most of the spread.
  */
-async function measureLatency(paths, iterations) {
+async function measureLatency(paths, iterations, gapMs) {
   const warmup = 30;
   const samples = Object.fromEntries(paths.map((p) => [p.name, { blocking: [], ttfb: [] }]));
-  const call = async (p, body, extra) =>
-    expectOk(p.name, await post(p.url, { agent: p.agent, headers: { ...p.headers, ...extra }, body }));
+  const call = async (p, body, extra) => {
+    const result = expectOk(
+      p.name,
+      await post(p.url, { agent: p.agent, headers: { ...p.headers, ...extra }, body }),
+    );
+    if (gapMs > 0) await sleep(gapMs);
+    return result;
+  };
   for (let i = 0; i < warmup + iterations; i++) {
     for (let k = 0; k < paths.length; k++) {
       const p = paths[(i + k) % paths.length];
