@@ -38,7 +38,7 @@ import {
   startUpstreamProcess,
   TURN_BODY,
 } from "./lib/setup.mjs";
-import { pairedRatio, verdict } from "./lib/stats.mjs";
+import { pairedDifference, pairedRatio, verdict } from "./lib/stats.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
 import {
   cpuMs,
@@ -67,6 +67,7 @@ const CONFIG = SMOKE
   ? {
       warmup: 3,
       iterations: 8,
+      gapMs: 5,
       longEvents: 200,
       longIterations: 3,
       throughputMs: 600,
@@ -82,9 +83,13 @@ const CONFIG = SMOKE
     }
   : {
       warmup: 30,
-      // 150 paired iterations left the blocking and TTFB intervals ±0.12–0.2× wide, wider than the
-      // targets' margins; 600 halve that for ~1 minute more (sequential requests, ~7 ms each).
-      iterations: 600,
+      // With the idle gap below, 400–500 paired iterations give intervals of ±0.1 ms (ab.mjs).
+      iterations: 400,
+      // An idle pause after every latency request: a path's deferred work (the gateway's recording,
+      // a queue consumer) then never runs during another path's measured request. Back to back on
+      // two shared cores it did, and a change that only moved recording 2 ms later read as 0.4 ms
+      // faster (RESULTS.md, "tried and reverted").
+      gapMs: 15,
       longEvents: 2000,
       longIterations: 3,
       throughputMs: 2000,
@@ -221,10 +226,12 @@ async function latencyPhase(paths) {
       const result = await send(path, BLOCKING_BODY);
       if (!warm) samples[path.name].blocking.push(result.totalMs);
       if (!warm && result.serverTiming) samples[path.name].timing.push(result.serverTiming);
+      await sleep(CONFIG.gapMs);
     }
     for (const path of rotated(paths, i + 1)) {
       const result = await send(path, STREAM_BODY, { "x-bench-events": "20" });
       if (!warm) samples[path.name].ttfb.push(result.ttfbMs);
+      await sleep(CONFIG.gapMs);
     }
     if ((i + 1) % 50 === 0) log(`latency ${i + 1}/${total}`);
   }
@@ -259,6 +266,7 @@ async function admissionPhase(gatewayPath, limitedKey) {
     for (const path of order) {
       const result = await send(path, BLOCKING_BODY);
       if (i >= CONFIG.warmup) samples[path === limited ? "withPolicy" : "without"].push(result.totalMs);
+      await sleep(CONFIG.gapMs);
     }
   }
   const stat = (values) => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
@@ -726,17 +734,25 @@ function formatRows(rows) {
 
 /**
  * bench/request-cpu.mjs: the same shapes in one Node process, CPU per request, with what the
- * secret scan (redaction) and the prompt-cache fingerprint add, as differences from the gateway.
+ * secret scan (redaction) and the prompt-cache fingerprint add: the gateway's figure minus the
+ * mode without it, round by round (the rounds interleave the modes), median and 95% interval.
  */
 function formatInProcess(result) {
   const f = (v) => (typeof v === "number" ? v.toFixed(3) : "—");
-  const row = (label, r) =>
-    `| ${label} | ${f(r.native)} | ${f(r.jsrelay)} | ${f(r.norec)} | ${f(r.gateway)} | ${f(r.gateway - r.jsrelay)} | ${f(r.gateway - r.unredacted)} | ${f(r.gateway - r.nofingerprint)} |`;
+  const added = (rounds, without) => {
+    const d = pairedDifference(rounds.gateway, rounds[without]);
+    return `${f(d.median)} [${f(d.lo)}, ${f(d.hi)}]`;
+  };
+  const row = (label, key) => {
+    const r = result[key];
+    const rounds = result.rounds[key];
+    return `| ${label} | ${f(r.native)} | ${f(r.jsrelay)} | ${f(r.norec)} | ${f(r.gateway)} | ${f(r.gateway - r.jsrelay)} | ${added(rounds, "unredacted")} | ${added(rounds, "nofingerprint")} |`;
+  };
   return [
-    "| in-process CPU per request (Node, src/ bundled, fake upstream and bindings; ms) | native pass-through | JS-relay pass-through | gateway, recording off | gateway | gateway − JS relay | redaction (gateway − content recorded unredacted) | cache fingerprint (gateway − without it) |",
+    "| in-process CPU per request (Node, src/ bundled, fake upstream and bindings; ms) | native pass-through | JS-relay pass-through | gateway, recording off | gateway | gateway − JS relay | redaction: gateway − content recorded unredacted, paired [95%] | cache fingerprint: gateway − without it, paired [95%] |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
-    row("small streamed chat (20 text deltas)", result.chat),
-    row("Claude Code turn (87 KB request, 1,000 SSE events)", result.turn),
+    row("small streamed chat (20 text deltas)", "chat"),
+    row("Claude Code turn (87 KB request, 1,000 SSE events)", "turn"),
   ].join("\n");
 }
 
@@ -788,7 +804,7 @@ async function writeResults(report) {
     "",
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM; Node ${m.node}; wrangler ${m.wrangler} (local workerd).`,
     `- Load average (1 min) at start ${report.load.start.toFixed(2)}, at end ${report.load.end.toFixed(2)}; run took ${report.seconds.toFixed(0)} s.`,
-    `- ${CONFIG.iterations} interleaved iterations per path after ${CONFIG.warmup} warm-up; ${CONFIG.longIterations} long streams per path; throughput ${CONFIG.throughputRounds} × ${CONFIG.throughputMs / 1000} s per path and concurrency; CPU per request over ${CONFIG.cpuBlocks} interleaved blocks per path (${CONFIG.cpuChatPerBlock} small chats or ${CONFIG.cpuTurnPerBlock} Claude Code turns each, then ${CONFIG.cpuSettleMs / 1000} s for deferred work, idle CPU subtracted).`,
+    `- ${CONFIG.iterations} interleaved iterations per path after ${CONFIG.warmup} warm-up, ${CONFIG.gapMs} ms idle after every latency request; ${CONFIG.longIterations} long streams per path; throughput ${CONFIG.throughputRounds} × ${CONFIG.throughputMs / 1000} s per path and concurrency; CPU per request over ${CONFIG.cpuBlocks} interleaved blocks per path (${CONFIG.cpuChatPerBlock} small chats or ${CONFIG.cpuTurnPerBlock} Claude Code turns each, then ${CONFIG.cpuSettleMs / 1000} s for deferred work, idle CPU subtracted).`,
     `- Gateway Server-Timing medians (blocking): ${timing || "n/a"}.`,
     "",
     formatRows(report.rows),

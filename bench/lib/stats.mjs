@@ -28,6 +28,19 @@ export function pairedRatio(a, b) {
   return { median: ratios.length ? median(ratios) : Number.NaN, lo, hi, pairs: ratios.length };
 }
 
+/** The median of the per-iteration differences a[i] − b[i], with its 95% interval and the pair count. */
+export function pairedDifference(a, b) {
+  const differences = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) differences.push(a[i] - b[i]);
+  const [lo, hi] = bootstrapMedian(differences);
+  return {
+    median: differences.length ? median(differences) : Number.NaN,
+    lo,
+    hi,
+    pairs: differences.length,
+  };
+}
+
 /** Met (the whole interval within the target), missed (all of it above), or not distinguishable. */
 export function verdict(target, { lo, hi }) {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return "—";

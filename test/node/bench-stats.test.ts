@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: plain JavaScript module without types
-import { pairedRatio, verdict } from "../../bench/lib/stats.mjs";
+import { pairedDifference, pairedRatio, verdict } from "../../bench/lib/stats.mjs";
 
 describe("paired ratios", () => {
   it("pairs iteration by iteration: a shared per-iteration swing cancels out", () => {
@@ -18,6 +18,17 @@ describe("paired ratios", () => {
     expect(r.hi).toBeCloseTo(1.2, 10);
     expect(verdict(1.1, r)).toBe("❌ missed");
     expect(verdict(1.25, r)).toBe("✅ met");
+  });
+
+  it("paired differences: a shared swing cancels out, leaving what one mode adds", () => {
+    // Rounds swing from 1 to 10 ms; the gateway always costs 0.1 ms more than the mode without a step.
+    const without = Array.from({ length: 20 }, (_, i) => 1 + (i % 10));
+    const gateway = without.map((v) => v + 0.1);
+    const d = pairedDifference(gateway, without);
+    expect(d.pairs).toBe(20);
+    expect(d.median).toBeCloseTo(0.1, 10);
+    expect(d.lo).toBeCloseTo(0.1, 10);
+    expect(d.hi).toBeCloseTo(0.1, 10);
   });
 
   it("a spread that straddles the target is reported as not distinguishable", () => {
