@@ -88,7 +88,7 @@ const CONFIG = SMOKE
       // An idle pause after every latency request: a path's deferred work (the gateway's recording,
       // a queue consumer) then never runs during another path's measured request. Back to back on
       // two shared cores it did, and a change that only moved recording 2 ms later read as 0.4 ms
-      // faster (RESULTS.md, "tried and reverted").
+      // faster (RESULTS.md, item 18).
       gapMs: 15,
       longEvents: 2000,
       longIterations: 3,

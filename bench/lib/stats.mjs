@@ -24,21 +24,20 @@ export function pairedRatio(a, b) {
     const r = a[i] / b[i];
     if (Number.isFinite(r) && b[i] > 0) ratios.push(r);
   }
-  const [lo, hi] = bootstrapMedian(ratios);
-  return { median: ratios.length ? median(ratios) : Number.NaN, lo, hi, pairs: ratios.length };
+  return pairedSummary(ratios);
 }
 
 /** The median of the per-iteration differences a[i] − b[i], with its 95% interval and the pair count. */
 export function pairedDifference(a, b) {
   const differences = [];
   for (let i = 0; i < Math.min(a.length, b.length); i++) differences.push(a[i] - b[i]);
-  const [lo, hi] = bootstrapMedian(differences);
-  return {
-    median: differences.length ? median(differences) : Number.NaN,
-    lo,
-    hi,
-    pairs: differences.length,
-  };
+  return pairedSummary(differences);
+}
+
+/** Per-pair values as the paired tables report them: median, bootstrap 95% interval, pair count. */
+function pairedSummary(values) {
+  const [lo, hi] = bootstrapMedian(values);
+  return { median: values.length ? median(values) : Number.NaN, lo, hi, pairs: values.length };
 }
 
 /** Met (the whole interval within the target), missed (all of it above), or not distinguishable. */

@@ -40,7 +40,6 @@ export function freePort() {
   });
 }
 
-/** Runs a wrangler command to completion (migrations and the like); resolves with { stdout, stderr }. */
 /** A start that failed because the port it was given was taken by the time it bound it. */
 export class PortTakenError extends Error {}
 
@@ -61,6 +60,7 @@ export async function withFreePorts(count, start) {
   }
 }
 
+/** Runs a wrangler command to completion (migrations and the like); resolves with { stdout, stderr }. */
 export function wranglerRun(args, options = {}) {
   return run(process.execPath, [WRANGLER_BIN, ...args], {
     cwd: options.cwd ?? PROJECT_ROOT,
