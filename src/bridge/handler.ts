@@ -12,7 +12,6 @@ import { log } from "../log";
 import { injectionDialect } from "../providers/injections";
 import { RECORD_HEADER } from "../redaction";
 import { createSseDecoder } from "../sse/decoder";
-import { requestTextChars } from "../usage/estimate";
 import type { ProviderAdapter, StreamRewriter } from "./adapter";
 import { readJsonBody } from "./body";
 import { detectClient } from "./client";
@@ -76,9 +75,9 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     c.set("interception", interception);
     interception.timings.auth = c.get("authMs") ?? 0;
     interception.timings.parse = parseMs;
-    interception.requestTextChars = requestTextChars(json);
+    interception.countRequestText(json);
     if (facts.prompt) interception.recordPrompt(facts.prompt);
-    observeCachePrefix(c.executionCtx, c.env, interception, text);
+    observeCachePrefix(c.env, interception, text);
     // Per-user limits (src/limits): every upstream call reserves first; the interception's end reconciles.
     const limits = await RequestLimits.open(c.env, c.executionCtx, interception);
 
@@ -141,6 +140,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
 
     const isEventStream = upstream.headers.get("content-type")?.includes("text/event-stream") ?? false;
     if (isEventStream && upstream.body) {
+      interception.streamStarted();
       const keepaliveMs = keepaliveFor(upstream);
       const body = relayUpstreamStream(
         adapter,

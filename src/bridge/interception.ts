@@ -12,7 +12,7 @@ import { uuidv7 } from "uuidv7";
 import type { Actor } from "../auth/actor";
 import { log } from "../log";
 import { writeMetric } from "../metrics/write";
-import { nextTask } from "../next-task";
+import { afterResponse } from "../next-task";
 import { recordedCostMicros } from "../pricing";
 import { sendRecords } from "../recorder/producer";
 import type {
@@ -24,6 +24,7 @@ import type {
   ToolUsage,
 } from "../recorder/records";
 import { RecordingGuard, type RecordingRequest } from "../redaction";
+import { requestTextChars } from "../usage/estimate";
 
 export interface InterceptionContext {
   env: { RECORDS: Queue<unknown>; DB: D1Database; METRICS?: AnalyticsEngineDataset };
@@ -122,8 +123,13 @@ export class Interception {
     injectedToolCalls: 0,
     estimatedUsages: 0,
   };
-  /** Characters of text in the request (src/usage/estimate.ts): the input estimate's basis. */
-  requestTextChars = 0;
+  /**
+   * Work on the request that neither the upstream call nor the answer waits for (the start
+   * datapoint, counting the request's text, the cache fingerprint): see deferRequestWork.
+   */
+  private readonly requestWork: (() => unknown)[] = [];
+  /** The request's text count, or the JSON it is counted from until the request work counts it. */
+  private readonly requestText: { json: unknown; chars: number } = { json: undefined, chars: 0 };
   readonly timings: Partial<OverheadTimings> = {};
   private readonly buffer: RecordMessage[] = [];
   private ended: InterceptionEnded | null = null;
@@ -165,7 +171,9 @@ export class Interception {
     this.guard = new RecordingGuard(context.env, context.recording, open.actor.userId);
     this.route = open.route ?? `/${open.provider}/${open.providerName}`;
     this.method = open.method ?? "POST";
-    writeMetric(context.env.METRICS, "interception_start", this.labels(), { count: 1 });
+    this.deferRequestWork(() =>
+      writeMetric(context.env.METRICS, "interception_start", this.labels(), { count: 1 }),
+    );
     const keyUse = keyUseRecord(open.actor.keyId, this.info.startedAt);
     if (keyUse) this.buffer.push(keyUse);
     this.deferStart(context.startRecordDelayMs ?? 0);
@@ -198,6 +206,55 @@ export class Interception {
 
   get id(): string {
     return this.info.id;
+  }
+
+  /**
+   * Queues work on the request that nothing waits for. It runs AFTER_RESPONSE_MS after the answer
+   * was handed to the runtime (streamStarted), or with the end batch, before that is taken: off the
+   * request's path, where each timer and waitUntil it would schedule is a measurable cost (bench/
+   * RESULTS.md, item 20), and still in time for the record it makes to ride with the end batch.
+   */
+  deferRequestWork(job: () => unknown): void {
+    this.requestWork.push(job);
+  }
+
+  /** A streamed answer is on its way: the request work runs while it flows (not after its end). */
+  streamStarted(): void {
+    this.context.ctx.waitUntil(afterResponse().then(() => this.runRequestWork()));
+  }
+
+  /** Runs the queued request work once; a failing job is logged, never fatal to recording. */
+  private runRequestWork(): Promise<unknown> {
+    const failed = (error: unknown) =>
+      log.error("request_work_failed", { interception: this.id, error: String(error) });
+    const pending: Promise<unknown>[] = [];
+    for (const job of this.requestWork.splice(0)) {
+      try {
+        pending.push(Promise.resolve(job()).catch(failed));
+      } catch (error) {
+        failed(error);
+      }
+    }
+    return Promise.all(pending);
+  }
+
+  /**
+   * Characters of text in the request (src/usage/estimate.ts): the basis of an input estimate when
+   * the provider's usage never arrives. Counted with the request work, or here if asked for earlier.
+   */
+  get requestTextChars(): number {
+    const text = this.requestText;
+    if (text.json !== undefined) {
+      text.chars = requestTextChars(text.json);
+      text.json = undefined;
+    }
+    return text.chars;
+  }
+
+  /** The request body whose text the input estimate counts (see requestTextChars). */
+  countRequestText(json: unknown): void {
+    this.requestText.json = json;
+    this.deferRequestWork(() => this.requestTextChars);
   }
 
   get isEnded(): boolean {
@@ -274,9 +331,9 @@ export class Interception {
 
   /**
    * Adds a record to the batch sent with the end record: one queue send per interception rather
-   * than one more. The batch is taken a task after end(), so a record attached by work scheduled
-   * before the end (the cache fingerprint's zero timer) still rides with it, however quickly the
-   * request ended. False once the batch is taken; the caller then sends the record itself.
+   * than one more. The batch is taken after the request work has run (deferRequestWork), so a
+   * record that work makes (the cache fingerprint) rides with it, however quickly the request
+   * ended. False once the batch is taken; the caller then sends the record itself.
    */
   attachRecord(record: RecordMessage): boolean {
     if (this.sealed) return false;
@@ -297,7 +354,7 @@ export class Interception {
   /** Ends the interception once; later calls are ignored (the first outcome wins). */
   end(outcome: EndInterception): void {
     if (this.ended) return;
-    this.ended = {
+    const ended: InterceptionEnded = {
       kind: "interception_ended",
       ...this.info,
       endedAt: Date.now(),
@@ -308,18 +365,14 @@ export class Interception {
       upstreamInstance: this.upstream.instance,
       fallback: this.upstream.fallback,
     };
-    if (this.pendingStart) {
-      // The end record carries every start field: the start record is not needed any more.
-      clearTimeout(this.pendingStart.timer);
-      this.pendingStart.release();
-      this.pendingStart = null;
-    }
-    const ended = this.ended;
-    // Everything recording does waits for the next task: a blocking answer is handed to the
-    // runtime (and a stream's last bytes flushed) before the redaction scan, the queue send, the
-    // datapoints and the log line take this isolate's thread. Measured in bench/RESULTS.md.
+    // Everything recording does waits until the answer has left: a blocking answer (or a stream's
+    // last bytes) reaches the client before the request work, the redaction scan, the queue send,
+    // the datapoints and the log line take this isolate's thread (next-task.ts). Scheduled before
+    // the interception counts as ended: if the runtime refuses it, a later end() (the API's error
+    // handler's) still records the interception.
     this.context.ctx.waitUntil(
-      nextTask().then(() => {
+      afterResponse().then(async () => {
+        await this.runRequestWork();
         this.sealed = true;
         const records = this.buffer.splice(0);
         this.writeEndMetrics(records, ended);
@@ -327,6 +380,13 @@ export class Interception {
         return this.prepareAndSend([...records, ended]);
       }),
     );
+    this.ended = ended;
+    if (this.pendingStart) {
+      // The end record carries every start field: the start record is not needed any more.
+      clearTimeout(this.pendingStart.timer);
+      this.pendingStart.release();
+      this.pendingStart = null;
+    }
     const summary = {
       status: outcome.status,
       costMicros: this.cost.micros,

@@ -4,7 +4,7 @@
  * layout in src/metrics/layout.ts, which docs/metrics.md documents.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import worker from "../../src/index";
 import { LAYOUT, type MetricName } from "../../src/metrics/layout";
 import { createKey, GATEWAY } from "./helpers";
@@ -204,6 +204,47 @@ describe("recording runs after the answer; the interception log line", () => {
     expect(failed.response.status).toBe(529);
     expect(failed.logged).toHaveLength(1);
     expect(JSON.parse(failed.logged[0]!)).toMatchObject({ event: "interception", status: "failed" });
+  });
+
+  it("the start datapoint is request work, off the request's path: after a blocking answer, and while a stream still flows", async () => {
+    const { key } = await createKey("request-work@example.com");
+    const points: AnalyticsEngineDataPoint[] = [];
+    const metrics = { writeDataPoint: (point: AnalyticsEngineDataPoint) => points.push(point) };
+    const count = (metric: MetricName) => points.map(decode).filter((p) => p.metric === metric).length;
+
+    const ctx = createExecutionContext();
+    const blocking = await worker.fetch(
+      new Request(`${GATEWAY}/anthropic/v1/messages`, messages(key, "text", false)),
+      { ...env, METRICS: metrics },
+      ctx,
+    );
+    expect(blocking.status).toBe(200);
+    expect(count("interception_start")).toBe(0); // nothing of the request's own work came first
+    await blocking.text();
+    await waitOnExecutionContext(ctx);
+    expect(count("interception_start")).toBe(1);
+
+    // A stream the fake holds open after its first events: its request work runs meanwhile.
+    const trace = `request-work-${crypto.randomUUID()}`;
+    const streamCtx = createExecutionContext();
+    const init = messages(key, "gated", true);
+    const stream = await worker.fetch(
+      new Request(`${GATEWAY}/anthropic/v1/messages`, {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), "x-fake-trace": trace },
+      }),
+      { ...env, METRICS: metrics },
+      streamCtx,
+    );
+    const reader = stream.body!.getReader();
+    await reader.read();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(count("interception_start")).toBe(2);
+    expect(count("interception_end")).toBe(1); // the blocking one's; the stream is still open
+    await fetch(`${inject("anthropicUrl")}/__fake/release/${trace}`, { method: "POST" });
+    while (!(await reader.read()).done) {}
+    await waitOnExecutionContext(streamCtx);
+    expect(count("interception_end")).toBe(2);
   });
 
   it("LOG_INTERCEPTIONS=all logs every interception; a bad value is a configuration error", async () => {

@@ -81,7 +81,7 @@ describe("queue sends per interception", () => {
     expect(await kindsOf()).toEqual([["cache_fingerprint", "interception_ended", "prompt", "token_usage"]]);
   });
 
-  it("an interception that ends before the cache fingerprint's task still sends one message, fingerprint included", async () => {
+  it("an interception that ends at once still sends one message, its deferred fingerprint included", async () => {
     const { batches, messageCounts, queue } = recordingQueue();
     const ctx = createExecutionContext();
     const interception = new Interception(
@@ -115,9 +115,9 @@ describe("queue sends per interception", () => {
       system: [{ type: "text", text: "Be brief.", cache_control: { type: "ephemeral" } }],
       messages: [{ role: "user", content: "Hello" }],
     });
-    // As the handler does: the fingerprint is scheduled, then the request ends in the same task
-    // (an answer faster than a zero timer), before the fingerprint's timer has run.
-    observeCachePrefix(ctx, { ...(env as unknown as Env), RECORDS: queue }, interception, body);
+    // As the handler does: the fingerprint is deferred request work, and the request ends in the
+    // same task (as a refusal or an upstream failure does), before any of that work has run.
+    observeCachePrefix({ ...(env as unknown as Env), RECORDS: queue }, interception, body);
     interception.end({ status: "completed" });
     await waitOnExecutionContext(ctx);
     expect(messageCounts).toEqual([1]);
@@ -151,7 +151,7 @@ describe("queue sends per interception", () => {
   it("a handler that throws after the interception opened records it as failed, not left started", async () => {
     const { batches, queue } = recordingQueue();
     const ctx = createExecutionContext();
-    // The handler's second waitUntil (the cache fingerprint's, after the interception opened)
+    // The handler's second waitUntil (the interception's end, after the upstream answered)
     // throws, as any unexpected failure in the request path would.
     let calls = 0;
     const failingCtx = {
