@@ -4,12 +4,11 @@ import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { createAgent, expectOk, median, post } from "./lib/client.mjs";
+import { measureLatency } from "./lib/latency.mjs";
 import {
-  BLOCKING_BODY,
   createGatewayKey,
   gatewayVars,
   requestShape,
-  STREAM_BODY,
   startPassthrough,
   startUpstreamProcess,
 } from "./lib/setup.mjs";
@@ -103,7 +102,7 @@ async function main() {
         headers: { ...paths[0].headers, "x-bench-relay": "off" },
       };
       native.agent = createAgent(4);
-      await measureLatency([native, ...paths], Number(opts.iterations), Number(opts.gap));
+      await runLatency([native, ...paths], Number(opts.iterations), Number(opts.gap));
       return;
     }
     const processes = new Map(paths.map((p) => [p.dev, devProcesses(p.dev.pid).workerd]));
@@ -153,34 +152,14 @@ async function main() {
 }
 
 /**
- * Blocking time and streaming TTFB of every path, sequential requests, every iteration visiting all
- * paths in a rotating order. Besides each path's p50, the median of the per-iteration differences
- * against the JS relay (TTFB) and the native pass-through (blocking), with a bootstrap 95% interval:
- * pairing cancels what the machine was doing at that moment, which is most of the spread.
+ * Blocking time and streaming TTFB of every path (bench/lib/latency.mjs), and the blocking time
+ * split at the upstream. Besides each path's p50, the median of the per-iteration differences
+ * against the JS relay (TTFB) and the native pass-through (blocking and its split), with a
+ * bootstrap 95% interval: pairing cancels what the machine was doing at that moment, which is
+ * most of the spread.
  */
-async function measureLatency(paths, iterations, gapMs) {
-  const warmup = 30;
-  const samples = Object.fromEntries(paths.map((p) => [p.name, { blocking: [], ttfb: [] }]));
-  const call = async (p, body, extra) => {
-    const result = expectOk(
-      p.name,
-      await post(p.url, { agent: p.agent, headers: { ...p.headers, ...extra }, body }),
-    );
-    if (gapMs > 0) await sleep(gapMs);
-    return result;
-  };
-  for (let i = 0; i < warmup + iterations; i++) {
-    for (let k = 0; k < paths.length; k++) {
-      const p = paths[(i + k) % paths.length];
-      const r = await call(p, BLOCKING_BODY, {});
-      if (i >= warmup) samples[p.name].blocking.push(r.totalMs);
-    }
-    for (let k = 0; k < paths.length; k++) {
-      const p = paths[(i + k + 1) % paths.length];
-      const r = await call(p, STREAM_BODY, { "x-bench-events": "20" });
-      if (i >= warmup) samples[p.name].ttfb.push(r.ttfbMs);
-    }
-  }
+async function runLatency(paths, iterations, gapMs) {
+  const samples = await measureLatency(paths, { iterations, gapMs });
   const report = (metric, base) => {
     console.log(`${metric} over ${iterations} iterations, against ${base} (paired differences, ms)`);
     const b = samples[base][metric];
@@ -196,10 +175,11 @@ async function measureLatency(paths, iterations, gapMs) {
   };
   report("ttfb", "jsrelay");
   report("blocking", "native");
+  report("beforeUpstream", "native");
+  report("afterUpstream", "native");
   // The checkouts against this one: what a change moved, paired the same way.
   if (paths.length > 3) {
-    report("ttfb", "this");
-    report("blocking", "this");
+    for (const metric of ["ttfb", "blocking", "beforeUpstream", "afterUpstream"]) report(metric, "this");
   }
 }
 

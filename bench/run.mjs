@@ -28,6 +28,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createAgent, expectOk, percentile, post, slowReader, throughput } from "./lib/client.mjs";
+import { measureLatency, rotated } from "./lib/latency.mjs";
 import {
   BLOCKING_BODY,
   createGatewayKey,
@@ -185,11 +186,6 @@ function attributionPaths(paths) {
   }));
 }
 
-/** Every iteration visits all paths; the order rotates so no path is always first or last. */
-function rotated(paths, i) {
-  return paths.map((_, k) => paths[(i + k) % paths.length]);
-}
-
 const send = (path, body, extra = {}) =>
   post(path.url, { agent: path.agent, headers: { ...path.headers, ...extra }, body }).then((r) =>
     expectOk(path.name, r),
@@ -216,25 +212,15 @@ async function checkPaths(paths) {
 }
 
 async function latencyPhase(paths) {
-  const samples = Object.fromEntries(
-    paths.map((p) => [p.name, { blocking: [], ttfb: [], long: [], timing: [] }]),
-  );
-  const total = CONFIG.warmup + CONFIG.iterations;
-  for (let i = 0; i < total; i++) {
-    const warm = i < CONFIG.warmup;
-    for (const path of rotated(paths, i)) {
-      const result = await send(path, BLOCKING_BODY);
-      if (!warm) samples[path.name].blocking.push(result.totalMs);
-      if (!warm && result.serverTiming) samples[path.name].timing.push(result.serverTiming);
-      await sleep(CONFIG.gapMs);
-    }
-    for (const path of rotated(paths, i + 1)) {
-      const result = await send(path, STREAM_BODY, { "x-bench-events": "20" });
-      if (!warm) samples[path.name].ttfb.push(result.ttfbMs);
-      await sleep(CONFIG.gapMs);
-    }
-    if ((i + 1) % 50 === 0) log(`latency ${i + 1}/${total}`);
-  }
+  const samples = await measureLatency(paths, {
+    iterations: CONFIG.iterations,
+    warmup: CONFIG.warmup,
+    gapMs: CONFIG.gapMs,
+    onIteration: (done, total) => {
+      if (done % 50 === 0) log(`latency ${done}/${total}`);
+    },
+  });
+  for (const s of Object.values(samples)) s.long = [];
   const longTotal = 1 + CONFIG.longIterations;
   let longBytes = 0;
   for (let i = 0; i < longTotal; i++) {
@@ -683,6 +669,35 @@ function formatPaired(rows) {
   ].join("\n");
 }
 
+/**
+ * Where each path's blocking time goes, split at the upstream's stamps (bench/lib/latency.mjs):
+ * before the upstream had the request, and after it answered; each as a p50 and as the median
+ * paired difference against the native pass-through.
+ */
+function upstreamSplit(latency) {
+  const s = latency.samples;
+  return COLUMNS.filter(([n]) => s[n]).map(([name, label]) => ({
+    name,
+    label,
+    before: percentile(s[name].beforeUpstream, 50),
+    after: percentile(s[name].afterUpstream, 50),
+    beforeVsNative: pairedDifference(s[name].beforeUpstream, s.passthrough.beforeUpstream),
+    afterVsNative: pairedDifference(s[name].afterUpstream, s.passthrough.afterUpstream),
+  }));
+}
+
+function formatUpstreamSplit(rows) {
+  const d = (r) => `${r.median.toFixed(2)} [${r.lo.toFixed(2)}, ${r.hi.toFixed(2)}]`;
+  return [
+    "| blocking latency split at the upstream (ms) | before: send → upstream has the request, p50 | before − native, paired [95%] | after: upstream answers → last byte, p50 | after − native, paired [95%] |",
+    "|---|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.before.toFixed(2)} | ${d(r.beforeVsNative)} | ${r.after.toFixed(2)} | ${d(r.afterVsNative)} |`,
+    ),
+  ].join("\n");
+}
+
 /** What recording's parts cost, from the attribution paths of the CPU phase (small chat). */
 function formatAttribution(cpu) {
   const p = cpu.chat.perRequest;
@@ -810,6 +825,8 @@ async function writeResults(report) {
     formatRows(report.rows),
     "",
     formatPaired(report.paired),
+    "",
+    formatUpstreamSplit(report.upstreamSplit),
     "",
     formatAttribution(report.cpu),
     "",
@@ -944,6 +961,7 @@ async function main() {
     const inProcess = await runRequestCpu({ smoke: SMOKE });
     const rows = summarize(latency, tput, memory, cpu);
     const paired = pairedTargets(latency, cpu);
+    const split = upstreamSplit(latency);
     const report = {
       mode: SMOKE ? "smoke" : "full",
       command: SMOKE ? "node bench/run.mjs --smoke" : "npm run bench",
@@ -954,6 +972,7 @@ async function main() {
       config: CONFIG,
       rows,
       paired,
+      upstreamSplit: split,
       throughput: tput,
       cpu,
       isolate,
@@ -966,7 +985,7 @@ async function main() {
       micro,
     };
     console.log(
-      `\n${formatRows(rows)}\n\n${formatPaired(paired)}\n\n${formatAttribution(cpu)}\n\n${formatIsolate(isolate)}\n\n${formatInProcess(inProcess)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`,
+      `\n${formatRows(rows)}\n\n${formatPaired(paired)}\n\n${formatUpstreamSplit(split)}\n\n${formatAttribution(cpu)}\n\n${formatIsolate(isolate)}\n\n${formatInProcess(inProcess)}\n\n${formatAdmission(admission)}\n\n${formatMicro(micro)}\n`,
     );
     console.log("gateway ÷ pass-through Worker (native; JS relay):");
     for (const row of rows) {

@@ -11,7 +11,10 @@ export function createAgent(maxSockets = 64) {
 }
 
 /**
- * One POST. Resolves with { status, bytes, ttfbMs (first body byte), totalMs, serverTiming }.
+ * One POST. Resolves with { status, bytes, ttfbMs (first body byte), totalMs, serverTiming,
+ * upstreamSplit }: upstreamSplit, when the answer comes from bench/lib/upstream.mjs, is
+ * { beforeMs: send → the upstream had the request's headers, afterMs: the upstream's answer → the
+ * last byte here }, from the upstream's stamps on the monotonic clock both processes share.
  * `onData` may return a promise to slow the reader down (the socket is paused until it settles);
  * `collect`, an array, receives the body chunks.
  */
@@ -27,6 +30,7 @@ export function post(target, options) {
 function attempt(target, { agent, headers, body, onData, collect, timeoutMs = 120_000 }) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
+    const startedNs = process.hrtime.bigint();
     const url = new URL(target);
     const req = httpRequest(
       {
@@ -55,8 +59,9 @@ function attempt(target, { agent, headers, body, onData, collect, timeoutMs = 12
         res.on("end", () => {
           clearTimeout(timer);
           const totalMs = performance.now() - started;
+          const upstreamSplit = splitAtUpstream(res.headers, startedNs, process.hrtime.bigint());
           const serverTiming = res.headers["server-timing"];
-          resolve({ status: res.statusCode, bytes, ttfbMs, totalMs, serverTiming, head });
+          resolve({ status: res.statusCode, bytes, ttfbMs, totalMs, serverTiming, head, upstreamSplit });
         });
         res.on("error", reject);
       },
@@ -73,6 +78,17 @@ function attempt(target, { agent, headers, body, onData, collect, timeoutMs = 12
     });
     req.end(body);
   });
+}
+
+/** The request's time before and after the upstream's own, from its stamps (null without them). */
+function splitAtUpstream(headers, startedNs, endedNs) {
+  const arrived = headers["x-bench-arrived"];
+  const answered = headers["x-bench-answered"];
+  if (!arrived || !answered) return null;
+  return {
+    beforeMs: Number(BigInt(arrived) - startedNs) / 1e6,
+    afterMs: Number(endedNs - BigInt(answered)) / 1e6,
+  };
 }
 
 /** Throws unless the answer is a 200 with a body. */

@@ -236,8 +236,24 @@ function handle(request, body, response) {
   response.end(blockingBody(model));
 }
 
+/**
+ * Every answer says, on the monotonic clock every process on the machine shares, when this server
+ * had the request's headers (x-bench-arrived) and when it wrote its answer's headers
+ * (x-bench-answered): bench/lib/client.mjs splits a request's time at these two points.
+ */
+function stampTimes(response, arrived) {
+  const writeHead = response.writeHead.bind(response);
+  response.writeHead = (status, headers) =>
+    writeHead(status, {
+      ...headers,
+      "x-bench-arrived": String(arrived),
+      "x-bench-answered": String(process.hrtime.bigint()),
+    });
+}
+
 export function startUpstream(port = 0) {
   const server = createServer((request, response) => {
+    stampTimes(response, process.hrtime.bigint());
     const chunks = [];
     request.on("data", (chunk) => chunks.push(chunk));
     request.on("end", () => handle(request, Buffer.concat(chunks), response));
