@@ -33,6 +33,14 @@ interface Time {
   wallMs: number;
 }
 
+/** A paired difference (bench/lib/stats.mjs pairedDifference). */
+interface Difference {
+  median: number;
+  lo: number;
+  hi: number;
+  pairs: number;
+}
+
 interface Paired {
   metric: string;
   against: string;
@@ -47,6 +55,14 @@ interface Report {
   mode: string;
   rows: Row[];
   paired: Paired[];
+  /** Blocking time split at the upstream's stamps, per path (bench/lib/latency.mjs). */
+  upstreamSplit: {
+    name: keyof Row["values"];
+    before: number;
+    after: number;
+    beforeVsNative: Difference;
+    afterVsNative: Difference;
+  }[];
   cpu: Record<"chat" | "turn", { perRequest: Record<string, { workerdMs: number; wranglerMs: number }> }>;
   inProcess: Record<
     "chat" | "turn",
@@ -143,6 +159,29 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
     expect(p.median).toBeLessThanOrEqual(p.hi);
   }
   expect(stdout).toContain("÷ path, paired: median of per-iteration or per-block ratios");
+
+  // Every blocking request split at the upstream's stamps: both halves positive, and together less
+  // than the whole (the upstream's own time is the rest); the native pass-through's paired
+  // difference with itself is zero.
+  expect(report.upstreamSplit.map((r) => r.name)).toEqual([
+    "direct",
+    "passthrough",
+    "jsrelay",
+    "jsrelayq",
+    "norec",
+    "gateway",
+  ]);
+  for (const r of report.upstreamSplit) {
+    positive(r.before);
+    positive(r.after);
+    const p99 = report.rows.find((row) => row.metric === "Blocking latency p99")?.values[r.name];
+    expect(r.before + r.after).toBeLessThan(p99 as number);
+    expect(r.beforeVsNative.pairs).toBe(8);
+    expect(r.afterVsNative.pairs).toBe(8);
+  }
+  const native = report.upstreamSplit.find((r) => r.name === "passthrough");
+  expect(native?.beforeVsNative.median).toBe(0);
+  expect(stdout).toContain("blocking latency split at the upstream");
 
   // CPU per request, read from /proc for every path served by a Worker (none for the direct call).
   // A smoke run's few requests against 10 ms ticks can round either way: finite, not positive.
