@@ -209,10 +209,10 @@ export class Interception {
   }
 
   /**
-   * Queues work on the request that nothing waits for. It runs AFTER_RESPONSE_MS after the answer
-   * was handed to the runtime (streamStarted), or with the end batch, before that is taken: off the
-   * request's path, where each timer and waitUntil it would schedule is a measurable cost (bench/
-   * RESULTS.md, item 20), and still in time for the record it makes to ride with the end batch.
+   * Queues work on the request that nothing waits for. It runs AFTER_RESPONSE_MS after a streamed
+   * answer was handed to the runtime (streamStarted), or with the end batch, before that is taken:
+   * off the request's path, where scheduling it (a timer and a waitUntil) was a measurable cost
+   * (bench/RESULTS.md, item 20), and in time for the record it makes to ride with the end batch.
    */
   deferRequestWork(job: () => unknown): void {
     this.requestWork.push(job);
