@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { createAgent, expectOk, median, post } from "./lib/client.mjs";
+import { createAgent, median, sendTo } from "./lib/client.mjs";
 import { measureLatency } from "./lib/latency.mjs";
 import {
   createGatewayKey,
@@ -106,8 +106,7 @@ async function main() {
       return;
     }
     const processes = new Map(paths.map((p) => [p.dev, devProcesses(p.dev.pid).workerd]));
-    const send = async (p) =>
-      expectOk(p.name, await post(p.url, { agent: p.agent, headers: p.headers, body: shape.body }));
+    const send = (p) => sendTo(p, shape.body);
     for (const p of paths) for (let i = 0; i < 10; i++) await send(p);
     await sleep(Number(opts.settle));
     const idleAt = new Map(

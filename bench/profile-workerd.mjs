@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { createAgent, expectOk, post } from "./lib/client.mjs";
+import { createAgent, sendTo } from "./lib/client.mjs";
 import { createGatewayKey, gatewayVars, requestShape, startUpstreamProcess } from "./lib/setup.mjs";
 import { PROVIDER_KEY } from "./lib/upstream.mjs";
 import { PROJECT_ROOT, startWranglerDev } from "./lib/wrangler.mjs";
@@ -157,8 +157,7 @@ async function profileRequests(dev, credentials, opts, shape) {
       ...shape.headers,
     },
   };
-  const send = async () =>
-    expectOk(path.name, await post(path.url, { agent: path.agent, headers: path.headers, body: shape.body }));
+  const send = () => sendTo(path, shape.body);
   for (let i = 0; i < 40; i++) await send();
   const n = Number(opts.requests);
   // settleMs: deferred work (waitUntil, the queue consumer) is counted too.

@@ -27,7 +27,15 @@ import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createAgent, expectOk, percentile, post, slowReader, throughput } from "./lib/client.mjs";
+import {
+  createAgent,
+  expectOk,
+  percentile,
+  post,
+  sendTo as send,
+  slowReader,
+  throughput,
+} from "./lib/client.mjs";
 import { measureLatency, rotated } from "./lib/latency.mjs";
 import {
   BLOCKING_BODY,
@@ -185,11 +193,6 @@ function attributionPaths(paths) {
     agent: createAgent(64),
   }));
 }
-
-const send = (path, body, extra = {}) =>
-  post(path.url, { agent: path.agent, headers: { ...path.headers, ...extra }, body }).then((r) =>
-    expectOk(path.name, r),
-  );
 
 /**
  * send(), sent once more when wrangler dev answers 503 "Your worker restarted mid-request" (it

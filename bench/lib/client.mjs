@@ -91,6 +91,16 @@ function splitAtUpstream(headers, startedNs, endedNs) {
   };
 }
 
+/**
+ * One POST to a benchmark path ({ name, url, agent, headers }), `extra` headers laid over the
+ * path's, checked by expectOk.
+ */
+export function sendTo(path, body, extra = {}) {
+  return post(path.url, { agent: path.agent, headers: { ...path.headers, ...extra }, body }).then((r) =>
+    expectOk(path.name, r),
+  );
+}
+
 /** Throws unless the answer is a 200 with a body. */
 export function expectOk(path, result) {
   if (result.status !== 200 || result.bytes === 0) {

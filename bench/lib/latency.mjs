@@ -10,7 +10,7 @@
  * upstream call), and from the upstream's answer until the client had the last byte (everything
  * after it). Their sum is the blocking time less the upstream's own time.
  */
-import { expectOk, post } from "./client.mjs";
+import { sendTo } from "./client.mjs";
 import { BLOCKING_BODY, STREAM_BODY } from "./setup.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -28,11 +28,8 @@ export async function measureLatency(paths, { iterations, warmup = 30, gapMs = 0
   const samples = Object.fromEntries(
     paths.map((p) => [p.name, { blocking: [], ttfb: [], beforeUpstream: [], afterUpstream: [], timing: [] }]),
   );
-  const send = async (path, body, extra = {}) => {
-    const result = expectOk(
-      path.name,
-      await post(path.url, { agent: path.agent, headers: { ...path.headers, ...extra }, body }),
-    );
+  const send = async (path, body, extra) => {
+    const result = await sendTo(path, body, extra);
     if (gapMs > 0) await sleep(gapMs);
     return result;
   };
