@@ -77,7 +77,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     interception.timings.parse = parseMs;
     interception.countRequestText(json);
     if (facts.prompt) interception.recordPrompt(facts.prompt);
-    observeCachePrefix(c.env, interception, text);
+    observeCachePrefix(interception, text);
     // Per-user limits (src/limits): every upstream call reserves first; the interception's end reconciles.
     const limits = await RequestLimits.open(c.env, c.executionCtx, interception);
 

@@ -133,7 +133,7 @@ export class Interception {
   readonly timings: Partial<OverheadTimings> = {};
   private readonly buffer: RecordMessage[] = [];
   private ended: InterceptionEnded | null = null;
-  /** Set when the end batch is taken from the buffer (a task after end()): nothing joins it later. */
+  /** Set when the end batch is taken from the buffer (AFTER_RESPONSE_MS after end()): nothing joins it later. */
   private sealed = false;
   private upstream: { instance: string | null; fallback: boolean } = { instance: null, fallback: false };
   private readonly route: string;
@@ -331,14 +331,17 @@ export class Interception {
 
   /**
    * Adds a record to the batch sent with the end record: one queue send per interception rather
-   * than one more. The batch is taken after the request work has run (deferRequestWork), so a
-   * record that work makes (the cache fingerprint) rides with it, however quickly the request
-   * ended. False once the batch is taken; the caller then sends the record itself.
+   * than one more. For the request work (deferRequestWork), which always runs before the batch is
+   * taken, so a record it makes (the cache fingerprint) rides with it however quickly the request
+   * ended. A record attached later could not be sent with it: it is logged as lost, never dropped
+   * silently.
    */
-  attachRecord(record: RecordMessage): boolean {
-    if (this.sealed) return false;
+  attachRecord(record: RecordMessage): void {
+    if (this.sealed) {
+      log.error("record_after_end_batch", { interception: this.id, kind: record.kind });
+      return;
+    }
     this.buffer.push(record);
-    return true;
   }
 
   /** Which instance answered (src/bridge/upstream.ts), and whether it was a fallback. */

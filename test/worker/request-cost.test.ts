@@ -117,7 +117,7 @@ describe("queue sends per interception", () => {
     });
     // As the handler does: the fingerprint is deferred request work, and the request ends in the
     // same task (as a refusal or an upstream failure does), before any of that work has run.
-    observeCachePrefix({ ...(env as unknown as Env), RECORDS: queue }, interception, body);
+    observeCachePrefix(interception, body);
     interception.end({ status: "completed" });
     await waitOnExecutionContext(ctx);
     expect(messageCounts).toEqual([1]);
