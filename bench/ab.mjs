@@ -151,9 +151,9 @@ async function main() {
 }
 
 /**
- * Blocking time and streaming TTFB of every path (bench/lib/latency.mjs), and the blocking time
- * split at the upstream. Besides each path's p50, the median of the per-iteration differences
- * against the JS relay (TTFB) and the native pass-through (blocking and its split), with a
+ * Blocking time and streaming TTFB of every path (bench/lib/latency.mjs), each split at the
+ * upstream. Besides each path's p50, the median of the per-iteration differences against the JS
+ * relay (TTFB and its split) and the native pass-through (blocking and its split), with a
  * bootstrap 95% interval: pairing cancels what the machine was doing at that moment, which is
  * most of the spread.
  */
@@ -174,11 +174,21 @@ async function runLatency(paths, iterations, gapMs) {
   };
   report("ttfb", "jsrelay");
   report("blocking", "native");
+  report("ttfbBeforeUpstream", "jsrelay");
+  report("ttfbAfterUpstream", "jsrelay");
   report("beforeUpstream", "native");
   report("afterUpstream", "native");
   // The checkouts against this one: what a change moved, paired the same way.
   if (paths.length > 3) {
-    for (const metric of ["ttfb", "blocking", "beforeUpstream", "afterUpstream"]) report(metric, "this");
+    const metrics = [
+      "ttfb",
+      "ttfbBeforeUpstream",
+      "ttfbAfterUpstream",
+      "blocking",
+      "beforeUpstream",
+      "afterUpstream",
+    ];
+    for (const metric of metrics) report(metric, "this");
   }
 }
 

@@ -684,7 +684,8 @@ function formatPaired(rows) {
 /**
  * Where each path's blocking time goes, split at the upstream's stamps (bench/lib/latency.mjs):
  * before the upstream had the request, and after it answered; each as a p50 and as the median
- * paired difference against the native pass-through.
+ * paired difference against the native pass-through. The same for streaming TTFB (the second half
+ * ending at the first body byte), against the JS relay: the TTFB target's base.
  */
 function upstreamSplit(latency) {
   const s = latency.samples;
@@ -695,6 +696,10 @@ function upstreamSplit(latency) {
     after: percentile(s[name].afterUpstream, 50),
     beforeVsNative: pairedDifference(s[name].beforeUpstream, s.passthrough.beforeUpstream),
     afterVsNative: pairedDifference(s[name].afterUpstream, s.passthrough.afterUpstream),
+    ttfbBefore: percentile(s[name].ttfbBeforeUpstream, 50),
+    ttfbAfter: percentile(s[name].ttfbAfterUpstream, 50),
+    ttfbBeforeVsRelay: pairedDifference(s[name].ttfbBeforeUpstream, s.jsrelay.ttfbBeforeUpstream),
+    ttfbAfterVsRelay: pairedDifference(s[name].ttfbAfterUpstream, s.jsrelay.ttfbAfterUpstream),
   }));
 }
 
@@ -706,6 +711,13 @@ function formatUpstreamSplit(rows) {
     ...rows.map(
       (r) =>
         `| ${r.label} | ${r.before.toFixed(2)} | ${d(r.beforeVsNative)} | ${r.after.toFixed(2)} | ${d(r.afterVsNative)} |`,
+    ),
+    "",
+    "| streaming TTFB split at the upstream (ms) | before: send → upstream has the request, p50 | before − JS relay, paired [95%] | after: upstream answers → first body byte, p50 | after − JS relay, paired [95%] |",
+    "|---|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.ttfbBefore.toFixed(2)} | ${d(r.ttfbBeforeVsRelay)} | ${r.ttfbAfter.toFixed(2)} | ${d(r.ttfbAfterVsRelay)} |`,
     ),
   ].join("\n");
 }

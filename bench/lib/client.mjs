@@ -14,7 +14,7 @@ export function createAgent(maxSockets = 64) {
  * One POST. Resolves with { status, bytes, ttfbMs (first body byte), totalMs, serverTiming,
  * upstreamSplit }: upstreamSplit, when the answer comes from bench/lib/upstream.mjs, is
  * { beforeMs: send → the upstream had the request's headers, afterMs: the upstream's answer → the
- * last byte here }, from the upstream's stamps on the monotonic clock both processes share.
+ * last byte here, firstByteAfterMs: the same to the first body byte }, from the upstream's stamps on the monotonic clock both processes share.
  * `onData` may return a promise to slow the reader down (the socket is paused until it settles);
  * `collect`, an array, receives the body chunks.
  */
@@ -43,11 +43,15 @@ function attempt(target, { agent, headers, body, onData, collect, timeoutMs = 12
       },
       (res) => {
         let ttfbMs = null;
+        let firstByteNs = null;
         let bytes = 0;
         let head = "";
         res.on("data", (chunk) => {
           if (res.statusCode !== 200 && head.length < 300) head += chunk.toString("utf8", 0, 300);
-          if (ttfbMs === null) ttfbMs = performance.now() - started;
+          if (ttfbMs === null) {
+            ttfbMs = performance.now() - started;
+            firstByteNs = process.hrtime.bigint();
+          }
           bytes += chunk.length;
           collect?.push(chunk);
           const wait = onData?.(chunk.length, bytes);
@@ -59,7 +63,7 @@ function attempt(target, { agent, headers, body, onData, collect, timeoutMs = 12
         res.on("end", () => {
           clearTimeout(timer);
           const totalMs = performance.now() - started;
-          const upstreamSplit = splitAtUpstream(res.headers, startedNs, process.hrtime.bigint());
+          const upstreamSplit = splitAtUpstream(res.headers, startedNs, firstByteNs, process.hrtime.bigint());
           const serverTiming = res.headers["server-timing"];
           resolve({ status: res.statusCode, bytes, ttfbMs, totalMs, serverTiming, head, upstreamSplit });
         });
@@ -80,14 +84,18 @@ function attempt(target, { agent, headers, body, onData, collect, timeoutMs = 12
   });
 }
 
-/** The request's time before and after the upstream's own, from its stamps (null without them). */
-function splitAtUpstream(headers, startedNs, endedNs) {
+/**
+ * The request's time before and after the upstream's own, from its stamps (null without them):
+ * after to the last byte (`afterMs`) and to the first (`firstByteAfterMs`, a stream's TTFB half).
+ */
+function splitAtUpstream(headers, startedNs, firstByteNs, endedNs) {
   const arrived = headers["x-bench-arrived"];
   const answered = headers["x-bench-answered"];
   if (!arrived || !answered) return null;
   return {
     beforeMs: Number(BigInt(arrived) - startedNs) / 1e6,
     afterMs: Number(endedNs - BigInt(answered)) / 1e6,
+    firstByteAfterMs: firstByteNs === null ? null : Number(firstByteNs - BigInt(answered)) / 1e6,
   };
 }
 

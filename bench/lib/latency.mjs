@@ -8,7 +8,8 @@
  * upstream stamps it (bench/lib/upstream.mjs, on the clock all processes share): the time from the
  * client's send until the upstream had the request's headers (everything a path does before its
  * upstream call), and from the upstream's answer until the client had the last byte (everything
- * after it). Their sum is the blocking time less the upstream's own time.
+ * after it). Their sum is the blocking time less the upstream's own time. Every streamed request's
+ * TTFB is split the same way, the second half ending at the first body byte.
  */
 import { sendTo } from "./client.mjs";
 import { BLOCKING_BODY, STREAM_BODY } from "./setup.mjs";
@@ -21,12 +22,24 @@ export function rotated(paths, i) {
 }
 
 /**
- * Per path name: { blocking, ttfb, beforeUpstream, afterUpstream, timing } (ms; `timing` holds the
+ * Per path name: { blocking, ttfb, beforeUpstream, afterUpstream, ttfbBeforeUpstream,
+ * ttfbAfterUpstream, timing } (ms; `timing` holds the
  * Server-Timing headers), after `warmup` unrecorded iterations. `onIteration(i, total)` reports progress.
  */
 export async function measureLatency(paths, { iterations, warmup = 30, gapMs = 0, onIteration }) {
   const samples = Object.fromEntries(
-    paths.map((p) => [p.name, { blocking: [], ttfb: [], beforeUpstream: [], afterUpstream: [], timing: [] }]),
+    paths.map((p) => [
+      p.name,
+      {
+        blocking: [],
+        ttfb: [],
+        beforeUpstream: [],
+        afterUpstream: [],
+        ttfbBeforeUpstream: [],
+        ttfbAfterUpstream: [],
+        timing: [],
+      },
+    ]),
   );
   const send = async (path, body, extra) => {
     const result = await sendTo(path, body, extra);
@@ -48,7 +61,14 @@ export async function measureLatency(paths, { iterations, warmup = 30, gapMs = 0
     }
     for (const path of rotated(paths, i + 1)) {
       const result = await send(path, STREAM_BODY, { "x-bench-events": "20" });
-      if (!warm) samples[path.name].ttfb.push(result.ttfbMs);
+      if (warm) continue;
+      const s = samples[path.name];
+      s.ttfb.push(result.ttfbMs);
+      if (result.upstreamSplit?.firstByteAfterMs == null) {
+        throw new Error(`${path.name}: the upstream's time stamps did not arrive on the stream`);
+      }
+      s.ttfbBeforeUpstream.push(result.upstreamSplit.beforeMs);
+      s.ttfbAfterUpstream.push(result.upstreamSplit.firstByteAfterMs);
     }
     onIteration?.(i + 1, total);
   }

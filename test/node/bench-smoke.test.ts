@@ -55,13 +55,17 @@ interface Report {
   mode: string;
   rows: Row[];
   paired: Paired[];
-  /** Blocking time split at the upstream's stamps, per path (bench/lib/latency.mjs). */
+  /** Blocking time and streaming TTFB split at the upstream's stamps, per path (bench/lib/latency.mjs). */
   upstreamSplit: {
     name: keyof Row["values"];
     before: number;
     after: number;
     beforeVsNative: Difference;
     afterVsNative: Difference;
+    ttfbBefore: number;
+    ttfbAfter: number;
+    ttfbBeforeVsRelay: Difference;
+    ttfbAfterVsRelay: Difference;
   }[];
   cpu: Record<"chat" | "turn", { perRequest: Record<string, { workerdMs: number; wranglerMs: number }> }>;
   inProcess: Record<
@@ -178,10 +182,20 @@ test("bench smoke run produces every row with sane numbers", { timeout: 420_000 
     expect(r.before + r.after).toBeLessThan(p99 as number);
     expect(r.beforeVsNative.pairs).toBe(8);
     expect(r.afterVsNative.pairs).toBe(8);
+    // A stream's TTFB, split the same way: its halves end at the first byte, so they sum to less
+    // than the slowest TTFB.
+    positive(r.ttfbBefore);
+    positive(r.ttfbAfter);
+    const ttfbP99 = report.rows.find((row) => row.metric === "Streaming TTFB p99")?.values[r.name];
+    expect(r.ttfbBefore + r.ttfbAfter).toBeLessThan(ttfbP99 as number);
+    expect(r.ttfbBeforeVsRelay.pairs).toBe(8);
   }
   const native = report.upstreamSplit.find((r) => r.name === "passthrough");
   expect(native?.beforeVsNative.median).toBe(0);
+  const relay = report.upstreamSplit.find((r) => r.name === "jsrelay");
+  expect(relay?.ttfbAfterVsRelay.median).toBe(0);
   expect(stdout).toContain("blocking latency split at the upstream");
+  expect(stdout).toContain("streaming TTFB split at the upstream");
 
   // CPU per request, read from /proc for every path served by a Worker (none for the direct call).
   // A smoke run's few requests against 10 ms ticks can round either way: finite, not positive.
