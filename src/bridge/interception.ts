@@ -128,6 +128,7 @@ export class Interception {
    * datapoint, counting the request's text, the cache fingerprint): see deferRequestWork.
    */
   private readonly requestWork: (() => unknown)[] = [];
+  private requestWorkRan = false;
   /** The request's text count, or the JSON it is counted from until the request work counts it. */
   private readonly requestText: { json: unknown; chars: number } = { json: undefined, chars: 0 };
   readonly timings: Partial<OverheadTimings> = {};
@@ -216,6 +217,9 @@ export class Interception {
    */
   deferRequestWork(job: () => unknown): void {
     this.requestWork.push(job);
+    // Queued after the work has run, it runs at once (in waitUntil): after the end batch was taken,
+    // nothing would run it later.
+    if (this.requestWorkRan) this.context.ctx.waitUntil(this.runRequestWork());
   }
 
   /** A streamed answer is on its way: the request work runs while it flows (not after its end). */
@@ -225,6 +229,7 @@ export class Interception {
 
   /** Runs the queued request work once; a failing job is logged, never fatal to recording. */
   private runRequestWork(): Promise<unknown> {
+    this.requestWorkRan = true;
     const failed = (error: unknown) =>
       log.error("request_work_failed", { interception: this.id, error: String(error) });
     const pending: Promise<unknown>[] = [];

@@ -39,6 +39,35 @@ function recordingQueue() {
   return { batches, messageCounts, queue: queue as unknown as Queue<unknown> };
 }
 
+/** An interception opened as the handler opens one, recording into `queue`. */
+function openInterception(queue: Queue<unknown>, ctx: ExecutionContext): Interception {
+  return new Interception(
+    {
+      env: { ...(env as unknown as Env), RECORDS: queue },
+      ctx,
+      recording: { configured: "redacted", header: null, key: "request-cost-test-key" },
+      startRecordDelayMs: 10_000,
+    },
+    {
+      actor: {
+        userId: "cost-user",
+        keyId: "cost-key",
+        credentialKind: "centralized",
+        credentialHint: null,
+        byokCredential: null,
+      },
+      provider: "anthropic",
+      providerName: "messages",
+      model: "claude-sonnet-4-5-20250929",
+      client: "unknown",
+      userAgent: null,
+      clientSessionId: null,
+      correlatingToolCallId: null,
+      streaming: false,
+    },
+  );
+}
+
 const messagesRequest = (headers: Record<string, string> = {}) =>
   new Request(`${GATEWAY}/anthropic/v1/messages`, {
     method: "POST",
@@ -84,31 +113,7 @@ describe("queue sends per interception", () => {
   it("an interception that ends at once still sends one message, its deferred fingerprint included", async () => {
     const { batches, messageCounts, queue } = recordingQueue();
     const ctx = createExecutionContext();
-    const interception = new Interception(
-      {
-        env: { ...(env as unknown as Env), RECORDS: queue },
-        ctx,
-        recording: { configured: "redacted", header: null, key: "request-cost-test-key" },
-        startRecordDelayMs: 10_000,
-      },
-      {
-        actor: {
-          userId: "cost-user",
-          keyId: "cost-key",
-          credentialKind: "centralized",
-          credentialHint: null,
-          byokCredential: null,
-        },
-        provider: "anthropic",
-        providerName: "messages",
-        model: "claude-sonnet-4-5-20250929",
-        client: "unknown",
-        userAgent: null,
-        clientSessionId: null,
-        correlatingToolCallId: null,
-        streaming: false,
-      },
-    );
+    const interception = openInterception(queue, ctx);
     const body = JSON.stringify({
       model: "claude-sonnet-4-5-20250929",
       max_tokens: 8,
@@ -123,6 +128,34 @@ describe("queue sends per interception", () => {
     expect(messageCounts).toEqual([1]);
     expect(batches[0]!.map((r) => r.kind)).toContain("cache_fingerprint");
     expect(batches[0]!.map((r) => r.kind)).toContain("interception_ended");
+  });
+
+  it("request work queued between the stream's run and the end rides with the end; queued after both, it still runs", async () => {
+    const { batches, queue } = recordingQueue();
+    const ctx = createExecutionContext();
+    const interception = openInterception(queue, ctx);
+    interception.streamStarted();
+    // Past the stream's AFTER_RESPONSE_MS: the request work has run once.
+    await new Promise((r) => setTimeout(r, 50));
+    observeCachePrefix(
+      interception,
+      JSON.stringify({
+        model: "claude-sonnet-4-5-20250929",
+        max_tokens: 8,
+        system: [{ type: "text", text: "Queued late.", cache_control: { type: "ephemeral" } }],
+        messages: [{ role: "user", content: "Hello" }],
+      }),
+    );
+    interception.end({ status: "completed" });
+    await waitOnExecutionContext(ctx);
+    expect(batches.flat().map((r) => r.kind)).toContain("cache_fingerprint");
+    // After the end batch was taken, nothing would run a job again: it runs when queued.
+    let ran = 0;
+    interception.deferRequestWork(() => {
+      ran += 1;
+    });
+    await waitOnExecutionContext(ctx);
+    expect(ran).toBe(1);
   });
 
   it("a request still running after START_RECORD_DELAY_SECONDS sends its start record then, and the rest with the end", async () => {
