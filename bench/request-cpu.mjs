@@ -303,6 +303,9 @@ export async function runRequestCpu({ smoke = false, only = null } = {}) {
       headers: {
         ...headers,
         "x-api-key": mode === "native" || mode === "jsrelay" ? PROVIDER_KEY : GATEWAY_KEY,
+        // As every client measured sends it (and workerd passes it on): without it, the size cap
+        // takes its slow path, reading the body through a JavaScript stream into a new Request.
+        "content-length": String(Buffer.byteLength(body)),
       },
       body,
     });
