@@ -14,7 +14,8 @@ export function createAgent(maxSockets = 64) {
  * One POST. Resolves with { status, bytes, ttfbMs (first body byte), totalMs, serverTiming,
  * upstreamSplit }: upstreamSplit, when the answer comes from bench/lib/upstream.mjs, is
  * { beforeMs: send → the upstream had the request's headers, afterMs: the upstream's answer → the
- * last byte here, firstByteAfterMs: the same to the first body byte }, from the upstream's stamps on the monotonic clock both processes share.
+ * last byte here, firstByteAfterMs: the same to the first body byte }, from the upstream's stamps
+ * on the monotonic clock both processes share.
  * `onData` may return a promise to slow the reader down (the socket is paused until it settles);
  * `collect`, an array, receives the body chunks.
  */

@@ -23,8 +23,8 @@ export function rotated(paths, i) {
 
 /**
  * Per path name: { blocking, ttfb, beforeUpstream, afterUpstream, ttfbBeforeUpstream,
- * ttfbAfterUpstream, timing } (ms; `timing` holds the
- * Server-Timing headers), after `warmup` unrecorded iterations. `onIteration(i, total)` reports progress.
+ * ttfbAfterUpstream, timing } (ms; `timing` holds the Server-Timing headers), after `warmup`
+ * unrecorded iterations. `onIteration(i, total)` reports progress.
  */
 export async function measureLatency(paths, { iterations, warmup = 30, gapMs = 0, onIteration }) {
   const samples = Object.fromEntries(
