@@ -56,15 +56,13 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   drainMaxBytes: 64 * 1024 * 1024,
 };
 
-/** Thrown by a read that waited longer than the idle timeout (also by wrappers that keep their own clock). */
+/** Thrown by a drain read that waited longer than the time left to drain. */
 export class StallError extends Error {}
 
 export const PING_EVENT = 'event: ping\ndata: {"type": "ping"}\n\n';
 
 const encoder = new TextEncoder();
 const pingBytes = encoder.encode(PING_EVENT);
-/** What a watched read resolves to when a keep-alive is due instead of data. */
-const PING = Symbol("ping");
 
 export function relayStream(
   upstream: ReadableStream<Uint8Array>,
@@ -85,7 +83,7 @@ export function relayStream(
   const finish = (outcome: RelayOutcome) => {
     if (finished) return;
     finished = true;
-    reads.stop();
+    watchdog.stop();
     try {
       hooks.onEnd(outcome);
     } finally {
@@ -93,104 +91,104 @@ export function relayStream(
     }
   };
 
-  // One upstream read at a time, shared: workerd's fetch bodies allow a single pending read, and a
-  // disconnect usually arrives while pull() waits on one. The drain then awaits that same read
-  // (a second read would throw and lose the rest of the stream) and owns its chunk.
-  let inflight: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
-  const sharedRead = () => {
-    if (!inflight) {
-      const read = reader.read();
-      inflight = read;
-      const clear = () => {
-        if (inflight === read) inflight = null;
-      };
-      read.then(clear, clear);
-    }
-    return inflight;
-  };
+  // The upstream read pull() waits on, if any. workerd's fetch bodies allow a single pending read,
+  // and a disconnect usually arrives while pull() waits on one: the drain then awaits that same
+  // read (a second read would throw and lose the rest of the stream) and owns its chunk.
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
 
   let clientGone = false;
   const onClientGone = () => {
     if (clientGone || finished) return;
     clientGone = true;
-    drain(reader, sharedRead, hooks, limits).then(
+    drain(reader, pending, hooks, limits).then(
       () => finish({ kind: "client_disconnected" }),
       () => finish({ kind: "client_disconnected" }),
     );
   };
   options.signal?.addEventListener("abort", onClientGone);
 
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
   // Keep-alive only makes sense below the idle timeout (the stream would fail first otherwise).
   const keepaliveMs =
     options.keepaliveMs && options.keepaliveMs < limits.idleTimeoutMs ? options.keepaliveMs : null;
-  const reads = watchedReads(sharedRead, limits.idleTimeoutMs, keepaliveMs);
-  const read = reads.read;
+  const sent = sentBytes();
+  const watchdog = watchUpstream(limits.idleTimeoutMs, keepaliveMs, {
+    ping: () => {
+      // Nothing queued (the client took the last ping), between two events.
+      if (clientGone || finished || (controller.desiredSize ?? -1) < 0 || !atBoundary(sent.tail())) {
+        return false;
+      }
+      safely(() => controller.enqueue(pingBytes));
+      return true;
+    },
+    stall: (message) => {
+      if (clientGone || finished) return;
+      safely(() => controller.enqueue(encoder.encode(hooks.errorEvent(message))));
+      safely(() => controller.close());
+      // The read pull() waits on ends with the cancel; pull() then finds the stream finished.
+      reader.cancel().catch(() => {});
+      finish({ kind: "upstream_stalled", message });
+    },
+  });
   let firstByteAt: number | null = null;
-  // The last bytes the client got, to tell whether its stream stands between two events.
-  let tail = "\n\n";
 
   return new ReadableStream<Uint8Array>(
     {
-      async pull(controller) {
+      start(c) {
+        controller = c;
+      },
+      async pull() {
         // Loop until something reaches the client or the stream ends: a rewriter may hold a whole
         // chunk back, and a pull that enqueues nothing is never called again (the response hangs).
         for (;;) {
-          if (clientGone) return;
-          let result: ReadableStreamReadResult<Uint8Array> | typeof PING;
+          if (clientGone || finished) return;
+          const read = reader.read();
+          pending = read;
+          watchdog.waiting();
+          let result: ReadableStreamReadResult<Uint8Array>;
           try {
-            result = await read();
+            result = await read;
           } catch (error) {
-            if (clientGone) return;
+            pending = null;
+            watchdog.arrived();
+            if (clientGone || finished) return;
             const message = error instanceof Error ? error.message : String(error);
             safely(() => controller.enqueue(encoder.encode(hooks.errorEvent(message))));
             safely(() => controller.close());
             reader.cancel().catch(() => {});
-            finish(
-              error instanceof StallError
-                ? { kind: "upstream_stalled", message }
-                : { kind: "upstream_error", message: `Upstream stream failed: ${message}` },
-            );
+            finish({ kind: "upstream_error", message: `Upstream stream failed: ${message}` });
             return;
           }
-          if (result === PING) {
-            if (clientGone) return;
-            if (!atBoundary(tail)) continue;
-            reads.sent();
-            safely(() => controller.enqueue(pingBytes));
-            return;
-          }
-          if (result.done) {
-            if (!clientGone) {
-              const tail = hooks.clientTail?.();
-              if (tail) safely(() => controller.enqueue(encoder.encode(tail)));
-              safely(() => controller.close());
-              finish({ kind: "completed" });
-            }
-            return;
-          }
+          pending = null;
+          watchdog.arrived();
           // The client left while this read was pending: the drain got the same chunk and owns it.
-          if (clientGone) return;
+          // Or the watchdog ended a stalled stream, and this is the cancel's end.
+          if (clientGone || finished) return;
+          if (result.done) {
+            const tail = hooks.clientTail?.();
+            if (tail) safely(() => controller.enqueue(encoder.encode(tail)));
+            safely(() => controller.close());
+            finish({ kind: "completed" });
+            return;
+          }
           const chunk = result.value;
-          let sent = false;
-          if (!clientGone) {
-            const arrived = firstByteAt === null ? performance.now() : 0;
-            const out = hooks.clientBytes ? hooks.clientBytes(chunk) : chunk;
-            const bytes = typeof out === "string" ? encoder.encode(out) : out;
-            if (bytes && bytes.byteLength > 0) {
-              sent = true;
-              if (keepaliveMs !== null) {
-                reads.sent();
-                tail = (tail + lastChars(bytes)).slice(-4);
-              }
-              safely(() => controller.enqueue(bytes));
-              if (firstByteAt === null) {
-                firstByteAt = performance.now();
-                hooks.onFirstByte?.(firstByteAt - arrived);
-              }
+          const arrived = firstByteAt === null ? performance.now() : 0;
+          const out = hooks.clientBytes ? hooks.clientBytes(chunk) : chunk;
+          const bytes = typeof out === "string" ? encoder.encode(out) : out;
+          const any = bytes !== null && bytes.byteLength > 0;
+          if (any) {
+            if (keepaliveMs !== null) {
+              watchdog.sent();
+              sent.add(bytes);
+            }
+            safely(() => controller.enqueue(bytes));
+            if (firstByteAt === null) {
+              firstByteAt = performance.now();
+              hooks.onFirstByte?.(firstByteAt - arrived);
             }
           }
           hooks.onChunk(chunk);
-          if (sent) return;
+          if (any) return;
         }
       },
       cancel() {
@@ -203,17 +201,19 @@ export function relayStream(
 
 async function drain(
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  sharedRead: () => Promise<ReadableStreamReadResult<Uint8Array>>,
+  pending: Promise<ReadableStreamReadResult<Uint8Array>> | null,
   hooks: RelayHooks,
   limits: RelayLimits,
 ): Promise<void> {
   const deadline = Date.now() + limits.drainTimeoutMs;
   let bytes = 0;
+  let next = pending;
   try {
     for (;;) {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || bytes > limits.drainMaxBytes) break;
-      const result = await readWithTimeout(sharedRead, remaining);
+      const result = await readWithTimeout(next ?? reader.read(), remaining);
+      next = null;
       if (result.done) return;
       bytes += result.value.byteLength;
       hooks.onChunk(result.value);
@@ -224,87 +224,78 @@ async function drain(
 }
 
 /**
- * The relay's reads, each failing with a StallError once it has waited `idleTimeoutMs`, and, with
- * keep-alive on, resolving to PING when the client has had nothing for `keepaliveMs` (the upstream
- * read stays pending: the next read() waits on it again). One timer per stream, and one promise
- * per read settled by whichever comes first, rather than a timer and a Promise.race for every
- * chunk: those were a measurable part of the gateway's CPU per streamed event (and a race leaves a
- * reaction on its never-settling timeout promise for every read until the stream ends).
+ * One timer per stream watches the upstream read pull() waits on. Once that read has waited
+ * `idleTimeoutMs` it calls `stall`; with keep-alive on, once the client has had nothing for
+ * `keepaliveMs` while the read is pending, it calls `ping`, which sends one if the client's stream
+ * stands between two events (the read stays pending; pings are not upstream data). The reads
+ * themselves stay bare reader.read() calls: a timer and a Promise.race per chunk, and later a
+ * promise per read that the timer could settle, were each a measurable part of the gateway's CPU
+ * per streamed event.
  */
-function watchedReads(
-  sharedRead: () => Promise<ReadableStreamReadResult<Uint8Array>>,
+function watchUpstream(
   idleTimeoutMs: number,
   keepaliveMs: number | null,
-): {
-  read(): Promise<ReadableStreamReadResult<Uint8Array> | typeof PING>;
-  sent(): void;
-  stop(): void;
-} {
+  on: { ping(): boolean; stall(message: string): void },
+): { waiting(): void; arrived(): void; sent(): void; stop(): void } {
   let waitingSince: number | null = null;
   let lastOutAt = Date.now();
   let timer: ReturnType<typeof setTimeout> | null = null;
-  type Waiter = {
-    resolve(value: ReadableStreamReadResult<Uint8Array> | typeof PING): void;
-    reject(error: unknown): void;
-  };
-  let waiter: Waiter | null = null;
+  let stopped = false;
   const check = () => {
     timer = null;
-    if (waitingSince === null) return;
+    if (waitingSince === null || stopped) return;
     const now = Date.now();
     const waited = now - waitingSince;
     if (waited >= idleTimeoutMs) {
-      waiter?.reject(new StallError(`Upstream sent nothing for ${Math.round(idleTimeoutMs / 1000)} s`));
-      waiter = null;
+      on.stall(`Upstream sent nothing for ${Math.round(idleTimeoutMs / 1000)} s`);
       return;
     }
     let next = idleTimeoutMs - waited;
     if (keepaliveMs !== null) {
+      if (now - lastOutAt >= keepaliveMs && on.ping()) lastOutAt = now;
       const quiet = now - lastOutAt;
-      if (quiet >= keepaliveMs) {
-        waiter?.resolve(PING);
-        waiter = null;
-      }
       next = Math.min(next, quiet >= keepaliveMs ? keepaliveMs : keepaliveMs - quiet);
     }
     timer = setTimeout(check, next);
   };
   return {
-    read() {
-      // A read still pending from before a ping keeps its start: pings are not upstream data.
-      waitingSince ??= Date.now();
-      if (timer === null) {
-        const first =
-          keepaliveMs === null ? idleTimeoutMs : Math.max(0, keepaliveMs - (Date.now() - lastOutAt));
+    waiting() {
+      const now = Date.now();
+      waitingSince = now;
+      if (timer === null && !stopped) {
+        const first = keepaliveMs === null ? idleTimeoutMs : Math.max(0, keepaliveMs - (now - lastOutAt));
         timer = setTimeout(check, Math.min(first, idleTimeoutMs));
       }
-      const pending = sharedRead();
-      return new Promise((resolve, reject) => {
-        const self: Waiter = { resolve, reject };
-        waiter = self;
-        const settled = () => {
-          waitingSince = null;
-          if (waiter === self) waiter = null;
-        };
-        pending.then(
-          (result) => {
-            settled();
-            resolve(result);
-          },
-          (error) => {
-            settled();
-            reject(error);
-          },
-        );
-      });
+    },
+    arrived() {
+      waitingSince = null;
     },
     sent() {
       lastOutAt = Date.now();
     },
     stop() {
+      stopped = true;
       if (timer !== null) clearTimeout(timer);
       timer = null;
     },
+  };
+}
+
+/**
+ * The last bytes the client got, to tell whether its stream stands between two events. The last
+ * chunk is kept by reference and its end read only when a ping is due (copying four characters
+ * out of every chunk cost CPU per event); the text before it counts only when it is shorter.
+ */
+function sentBytes(): { add(bytes: Uint8Array): void; tail(): string } {
+  let before = "\n\n";
+  let last: Uint8Array | null = null;
+  const tail = () => (last === null ? before : (before + lastChars(last)).slice(-4));
+  return {
+    add(bytes) {
+      if (bytes.byteLength < 4) before = tail();
+      last = bytes;
+    },
+    tail,
   };
 }
 
@@ -318,9 +309,9 @@ function atBoundary(tail: string): boolean {
   return tail.endsWith("\n\n") || tail.endsWith("\r\n\r\n") || tail.endsWith("\r\r");
 }
 
-/** A timeout leaves the read pending; the next sharedRead() returns it rather than losing it. */
+/** A timeout leaves the read pending; the stream is cancelled after it, which ends that read. */
 function readWithTimeout(
-  sharedRead: () => Promise<ReadableStreamReadResult<Uint8Array>>,
+  read: Promise<ReadableStreamReadResult<Uint8Array>>,
   timeoutMs: number,
 ): Promise<ReadableStreamReadResult<Uint8Array>> {
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -330,7 +321,7 @@ function readWithTimeout(
       timeoutMs,
     );
   });
-  return Promise.race([sharedRead(), timeout]).finally(() => {
+  return Promise.race([read, timeout]).finally(() => {
     if (timer !== null) clearTimeout(timer);
   });
 }

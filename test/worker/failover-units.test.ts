@@ -104,6 +104,24 @@ describe("keep-alive pings", () => {
     expect(relay.outcome()?.kind).toBe("upstream_stalled");
   });
 
+  it("queues no pings for a client that stopped reading while the upstream is silent", async () => {
+    const upstream = timed([
+      [0, "event: a\ndata: {}\n\n"],
+      [300, "event: b\ndata: {}\n\n"],
+    ]);
+    const reader = relayWithKeepalive(upstream, 20, 5_000).body.getReader();
+    const decoder = new TextDecoder();
+    expect(decoder.decode((await reader.read()).value)).toBe("event: a\ndata: {}\n\n");
+    expect(decoder.decode((await reader.read()).value)).toBe(PING_EVENT);
+    // Not reading for 200 ms: a ping every 20 ms would pile up for it.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    let rest = "";
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += decoder.decode(r.value);
+    expect(rest.endsWith("event: b\ndata: {}\n\n")).toBe(true);
+    // The one queued while it was away, and those sent once it read again before b arrived.
+    expect(rest.split(PING_EVENT).length - 1).toBeLessThanOrEqual(6);
+  });
+
   it("sends no ping while the upstream keeps talking", async () => {
     const upstream = timed(
       Array.from({ length: 8 }, (_, i) => [15, `event: e\ndata: {"i":${i}}\n\n`] as [number, string]),
