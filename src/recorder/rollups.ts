@@ -3,9 +3,6 @@
  * batch as the raw rows it writes, and rebuilt from the raw rows on demand. rollup-sql.mjs holds
  * the SQL and explains why every record counts exactly once under at-least-once, unordered delivery.
  */
-import { type SQL, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
-import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { RecordMessage } from "./records";
 import {
   type BucketPlan,
@@ -46,24 +43,14 @@ export function touchedInterceptions(records: readonly RecordMessage[]): string[
  * when the batch holds no interception or usage record.
  */
 export function rollupStatements(
-  // biome-ignore lint/suspicious/noExplicitAny: any drizzle D1 database, whatever its schema
-  db: DrizzleD1Database<any>,
+  d1: D1Database,
   records: readonly RecordMessage[],
   now = Date.now(),
-): BatchItem<"sqlite">[] {
+): D1PreparedStatement[] {
   const ids = touchedInterceptions(records);
   if (ids.length === 0) return [];
   const idsJson = JSON.stringify(ids);
-  return foldByIdsSql(hourlySince(now)).map((text) => db.run(withIds(text, idsJson)));
-}
-
-/**
- * The ids go in as a quoted SQL string literal, not a bound parameter: drizzle 0.45's D1 batch
- * cannot bind parameters of a raw `db.run(sql)` item (it reads an undefined prepared statement).
- * Quoting doubles every `'`, so any id text is safe; a batch's ids are a few KB (D1 allows 100 KB).
- */
-function withIds(text: string, idsJson: string): SQL {
-  return sql.raw(text.replaceAll("?1", `'${idsJson.replaceAll("'", "''")}'`));
+  return foldByIdsSql(hourlySince(now)).map((text) => d1.prepare(text).bind(idsJson));
 }
 
 export interface RebuildResult {
