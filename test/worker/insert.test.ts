@@ -52,9 +52,12 @@ function sampleRows(table: Table, seed: number): Record<string, unknown>[] {
   );
 }
 
+/** Every row's values, and SQLite's storage class of each (an integer stored as REAL reads back the same). */
 async function readBack(table: Table): Promise<Record<string, unknown>[]> {
-  const primary = Object.values(getTableColumns(table)).find((c) => c.primary)!;
-  return rows(`select * from "${getTableName(table)}" order by "${primary.name}"`);
+  const columns = Object.values(getTableColumns(table));
+  const primary = columns.find((c) => c.primary)!;
+  const types = columns.map((c) => `typeof("${c.name}") as "${c.name}:type"`).join(", ");
+  return rows(`select *, ${types} from "${getTableName(table)}" order by "${primary.name}"`);
 }
 
 async function clear(table: Table): Promise<void> {
@@ -90,9 +93,15 @@ describe("insertStatements", () => {
     await env.DB.batch(insertStatements(env.DB, table, [first], ON_CONFLICT_DO_NOTHING));
     const again = { ...first, providerResponseId: "r2", prompt: "second", createdAt: 2 };
     await env.DB.batch(insertStatements(env.DB, table, [again], onConflictUpdate(table.id, [table.prompt])));
-    expect(await readBack(table)).toEqual([
-      { id: "p1", interception_id: "i1", provider_response_id: "r1", prompt: "second", created_at: 1 },
-    ]);
+    const [row, ...none] = await readBack(table);
+    expect(none).toEqual([]);
+    expect(row).toMatchObject({
+      id: "p1",
+      interception_id: "i1",
+      provider_response_id: "r1",
+      prompt: "second",
+      created_at: 1,
+    });
     await env.DB.batch(insertStatements(env.DB, table, [again], ON_CONFLICT_DO_NOTHING));
     expect((await readBack(table))[0]).toMatchObject({ prompt: "second" });
   });
