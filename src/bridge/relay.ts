@@ -122,14 +122,17 @@ export function relayStream(
       return true;
     },
     stall: (message) => {
-      if (clientGone || finished) return;
-      safely(() => controller.enqueue(encoder.encode(hooks.errorEvent(message))));
-      safely(() => controller.close());
       // The read pull() waits on ends with the cancel; pull() then finds the stream finished.
-      reader.cancel().catch(() => {});
-      finish({ kind: "upstream_stalled", message });
+      if (!clientGone && !finished) fail(message, { kind: "upstream_stalled", message });
     },
   });
+  /** Ends the client's stream with the provider's error event and gives up on the upstream. */
+  const fail = (message: string, outcome: RelayOutcome) => {
+    safely(() => controller.enqueue(encoder.encode(hooks.errorEvent(message))));
+    safely(() => controller.close());
+    reader.cancel().catch(() => {});
+    finish(outcome);
+  };
   let firstByteAt: number | null = null;
 
   return new ReadableStream<Uint8Array>(
@@ -153,10 +156,7 @@ export function relayStream(
             watchdog.arrived();
             if (clientGone || finished) return;
             const message = error instanceof Error ? error.message : String(error);
-            safely(() => controller.enqueue(encoder.encode(hooks.errorEvent(message))));
-            safely(() => controller.close());
-            reader.cancel().catch(() => {});
-            finish({ kind: "upstream_error", message: `Upstream stream failed: ${message}` });
+            fail(message, { kind: "upstream_error", message: `Upstream stream failed: ${message}` });
             return;
           }
           pending = null;
@@ -240,10 +240,9 @@ function watchUpstream(
   let waitingSince: number | null = null;
   let lastOutAt = Date.now();
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let stopped = false;
   const check = () => {
     timer = null;
-    if (waitingSince === null || stopped) return;
+    if (waitingSince === null) return;
     const now = Date.now();
     const waited = now - waitingSince;
     if (waited >= idleTimeoutMs) {
@@ -262,7 +261,7 @@ function watchUpstream(
     waiting() {
       const now = Date.now();
       waitingSince = now;
-      if (timer === null && !stopped) {
+      if (timer === null) {
         const first = keepaliveMs === null ? idleTimeoutMs : Math.max(0, keepaliveMs - (now - lastOutAt));
         timer = setTimeout(check, Math.min(first, idleTimeoutMs));
       }
@@ -274,7 +273,6 @@ function watchUpstream(
       lastOutAt = Date.now();
     },
     stop() {
-      stopped = true;
       if (timer !== null) clearTimeout(timer);
       timer = null;
     },
