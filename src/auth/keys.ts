@@ -27,6 +27,10 @@ interface CacheEntry {
   expiresAt: number;
 }
 
+/**
+ * By the presented key itself, not its hash: a cached key then costs a map lookup, not a digest
+ * per request. The isolate holds the presented key in the request anyway; the cache never leaves it.
+ */
 const cache = new Map<string, CacheEntry>();
 
 export function generateKey(): string {
@@ -50,13 +54,13 @@ export function keyPrefixOf(key: string): string {
 
 /** Resolves a presented key to an active gateway key, or null (unknown or revoked). */
 export async function verifyKey(db: D1Database, presented: string): Promise<GatewayKey | null> {
-  const hash = await hashKey(presented);
   const now = Date.now();
-  const cached = cache.get(hash);
+  const cached = cache.get(presented);
   let key: GatewayKey | null;
   if (cached && cached.expiresAt > now) {
     key = cached.key;
   } else {
+    const hash = await hashKey(presented);
     const row = await db
       .prepare("select id, user_id, key_hash, revoked_at from aibridge_api_keys where key_hash = ?")
       .bind(hash)
@@ -67,15 +71,15 @@ export async function verifyKey(db: D1Database, presented: string): Promise<Gate
       row && timingSafeEqualText(row.key_hash, hash)
         ? { id: row.id, userId: row.user_id, revokedAt: row.revoked_at }
         : null;
-    remember(hash, key, now);
+    remember(presented, key, now);
   }
   if (!key || key.revokedAt !== null) return null;
   return key;
 }
 
-function remember(hash: string, key: GatewayKey | null, now: number): void {
+function remember(presented: string, key: GatewayKey | null, now: number): void {
   if (cache.size >= MAX_CACHE_ENTRIES) cache.clear();
-  cache.set(hash, { key, expiresAt: now + (key ? KEY_CACHE_TTL_MS : NEGATIVE_CACHE_TTL_MS) });
+  cache.set(presented, { key, expiresAt: now + (key ? KEY_CACHE_TTL_MS : NEGATIVE_CACHE_TTL_MS) });
 }
 
 /** Test hook and admin hook: forget cached lookups in this isolate. */

@@ -42,7 +42,8 @@ export interface ProviderAdapter {
   providerName: string;
   /** Which credential header this API's clients use (for actor resolution). */
   credentialStyle: "anthropic" | "openai";
-  upstreamUrl(config: Config, incoming: URL): string;
+  /** This API's URL on an instance (`baseUrl`), with the client's query string (`search`, "" or "?…"). */
+  upstreamUrl(baseUrl: string, search: string): string;
   /** The credential sent upstream; throws ConfigError when the gateway's own key is not configured. */
   credential(config: Config, actor: Actor): UpstreamCredential;
   /** Headers to add upstream when the client left them out (e.g. anthropic-version). */

@@ -1,5 +1,7 @@
 /**
- * Middleware in front of every provider route: configuration, body size cap, and who is calling.
+ * The one middleware in front of every provider route: configuration, the instance the path names,
+ * size caps, who is calling, and whether the instance insists on the caller's own token. One
+ * function rather than a chain: every request pays each middleware's async frame and promise.
  * Every refusal is in the provider's own error shape, so SDKs show it like a provider error.
  */
 import type { Context, MiddlewareHandler } from "hono";
@@ -7,6 +9,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../app-env";
 import { type CredentialStyle, resolveActor } from "../auth/actor";
 import { ConfigError, getConfig } from "../config";
+import { getInstance } from "../providers/instances";
 
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** Providers and their proxies refuse far smaller header blocks; refuse clearly here instead of a 502. */
@@ -14,45 +17,59 @@ export const MAX_HEADER_BYTES = 32 * 1024;
 
 type ErrorResponse = (status: number, message: string, type?: string) => Response;
 
-export function configured(errorResponse: ErrorResponse): MiddlewareHandler<AppEnv> {
+/** `style` may depend on the instance (one whose upstream takes `api-key`). */
+export function providerGate(
+  errorResponse: ErrorResponse,
+  style: CredentialStyle | ((c: Context<AppEnv>) => CredentialStyle),
+): MiddlewareHandler<AppEnv> {
+  const tooLarge = () =>
+    errorResponse(413, `Request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB.`);
+  // Only for a body of unknown length (chunked): it is counted as it is read.
+  const countedBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+
   return async (c, next) => {
+    let instance: ReturnType<typeof getInstance>;
     try {
       c.set("config", getConfig(c.env));
+      instance = getInstance(c.env, c.req.param("instance") ?? "");
     } catch (error) {
       if (error instanceof ConfigError) return errorResponse(500, error.message);
       throw error;
     }
-    await next();
-  };
-}
+    if (!instance) return errorResponse(404, `No provider instance at ${c.req.path}.`);
+    c.set("instance", instance);
 
-export function sizeCapped(errorResponse: ErrorResponse): MiddlewareHandler<AppEnv> {
-  const limitBody = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => errorResponse(413, `Request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB.`),
-  });
-  return async (c, next) => {
+    const headers = c.req.raw.headers;
     let headerBytes = 0;
-    for (const [name, value] of c.req.raw.headers) headerBytes += name.length + value.length + 4;
+    for (const [name, value] of headers) headerBytes += name.length + value.length + 4;
     if (headerBytes > MAX_HEADER_BYTES) {
       return errorResponse(431, `Request headers are larger than ${MAX_HEADER_BYTES / 1024} KiB.`);
     }
-    return limitBody(c, next);
-  };
-}
+    const length = headers.get("content-length");
+    const lengthKnown = length !== null && !headers.has("transfer-encoding");
+    if (lengthKnown && Number.parseInt(length, 10) > MAX_BODY_BYTES) return tooLarge();
 
-/** `style` may depend on the request (an instance whose upstream takes `api-key`). */
-export function authenticated(
-  style: CredentialStyle | ((c: Context<AppEnv>) => CredentialStyle),
-  errorResponse: ErrorResponse,
-): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
     const started = performance.now();
     const where = typeof style === "function" ? style(c) : style;
-    const result = await resolveActor(c.req.raw.headers, where, c.env.DB, c.get("config").byok);
+    const result = await resolveActor(headers, where, c.env.DB, c.get("config").byok);
     if (!result.ok) return errorResponse(401, result.message);
     c.set("actor", result.actor);
     c.set("authMs", performance.now() - started);
-    await next();
+
+    // Instances that take no central key (Copilot): the request must bring the user's own token.
+    if (instance.byokOnly && !result.actor.byokCredential) {
+      const how = c.get("config").byok
+        ? "send it in Authorization: Bearer and your gateway key in X-AIBridge-Key"
+        : "but BYOK is turned off on this gateway (BYOK=false)";
+      return errorResponse(
+        401,
+        `The ${instance.name} provider needs your own ${instance.type} token: ${how}.`,
+      );
+    }
+    if (lengthKnown) {
+      await next();
+      return;
+    }
+    return countedBody(c, next);
   };
 }

@@ -68,7 +68,7 @@ export function bridgeHandler(adapter: ProviderAdapter) {
         correlatingToolCallId: facts.correlatingToolCallId,
         streaming: facts.streaming,
         instance: route.instance.name,
-        route: new URL(request.url).pathname,
+        route: c.req.path,
         method: request.method,
       },
     );

@@ -33,11 +33,15 @@ export interface UpstreamRoute {
   send(body: Uint8Array | string, headers: Headers, interception: Interception): Promise<Response>;
 }
 
-/** The adapter's URL for this API on another instance (adapters build URLs from the config's base URLs). */
-function urlFor(c: Context<AppEnv>, adapter: ProviderAdapter, instance: ProviderInstance): string {
-  const config = { ...c.get("config"), anthropicBaseUrl: instance.baseUrl, openaiBaseUrl: instance.baseUrl };
-  // Credentials in the query string (?key=, a gateway key) never travel upstream.
-  return adapter.upstreamUrl(config, new URL(withoutCredentialParams(c.req.url)));
+/**
+ * The client's query string as it goes upstream ("" or "?…"): credentials in it (?key=, a gateway
+ * key) never travel. Worked out once per request; most requests have no query to parse.
+ */
+function upstreamSearch(url: string): string {
+  if (!url.includes("?")) return "";
+  const cleaned = withoutCredentialParams(url);
+  const start = cleaned.indexOf("?");
+  return start < 0 || start === cleaned.length - 1 ? "" : cleaned.slice(start);
 }
 
 export function upstreamRoute(c: Context<AppEnv>, adapter: ProviderAdapter, model: string): UpstreamRoute {
@@ -48,11 +52,12 @@ export function upstreamRoute(c: Context<AppEnv>, adapter: ProviderAdapter, mode
     instance.type === "bedrock"
       ? { header: "x-api-key" as const, value: "" }
       : instanceCredential(instance, actor, 0);
+  const search = upstreamSearch(c.req.url);
   return {
     instance,
     credential,
-    url: urlFor(c, adapter, instance),
-    send: (body, headers, interception) => send(c, adapter, model, body, headers, interception),
+    url: adapter.upstreamUrl(instance.baseUrl, search),
+    send: (body, headers, interception) => send(c, adapter, model, search, body, headers, interception),
   };
 }
 
@@ -82,6 +87,7 @@ async function send(
   c: Context<AppEnv>,
   adapter: ProviderAdapter,
   model: string,
+  search: string,
   body: Uint8Array | string,
   headers: Headers,
   interception: Interception,
@@ -100,7 +106,7 @@ async function send(
     }
     let response: Response;
     try {
-      response = await attempt(c, adapter, instance, body, headers);
+      response = await attempt(c, adapter, instance, search, body, headers);
     } catch (error) {
       if (!(error instanceof UpstreamUnreachableError)) {
         if (admission.probe) releaseProbe(instance.name, model);
@@ -150,6 +156,7 @@ async function attempt(
   c: Context<AppEnv>,
   adapter: ProviderAdapter,
   instance: ProviderInstance,
+  search: string,
   body: Uint8Array | string,
   clientHeaders: Headers,
 ): Promise<Response> {
@@ -178,7 +185,7 @@ async function attempt(
     return response;
   }
 
-  const url = urlFor(c, adapter, instance);
+  const url = adapter.upstreamUrl(instance.baseUrl, search);
   // The addressed instance's credential is already in the headers when it is the user's own key.
   return sendWithKeys(instance, c.get("actor"), headers, (keyed) =>
     fetchUpstream(url, { method: "POST", headers: keyed, body }, timeoutMs),

@@ -24,7 +24,7 @@ export const anthropicMessages: ProviderAdapter = {
   providerName: "messages",
   credentialStyle: "anthropic",
   // Claude Code sends ?beta=true: the query string must reach the upstream.
-  upstreamUrl: (config, incoming) => `${config.anthropicBaseUrl}/v1/messages${incoming.search}`,
+  upstreamUrl: (baseUrl, search) => `${baseUrl}/v1/messages${search}`,
   credential: anthropicCredential,
   defaultHeaders: () => ({ "anthropic-version": DEFAULT_ANTHROPIC_VERSION }),
   describeRequest: describeMessagesRequest,

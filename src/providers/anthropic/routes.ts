@@ -4,10 +4,9 @@
  */
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../../app-env";
-import { authenticated, configured, sizeCapped } from "../../bridge/gate";
+import { providerGate } from "../../bridge/gate";
 import { bridgeHandler } from "../../bridge/handler";
 import { passthroughHandler, safeSegment } from "../../bridge/passthrough";
-import { instanceResolved } from "../instance-gate";
 import { anthropicMessages, DEFAULT_ANTHROPIC_VERSION } from "./adapter";
 import { anthropicError } from "./errors";
 
@@ -21,13 +20,7 @@ anthropicRoutes.use("*", async (c, next) => {
   await next();
 });
 
-anthropicRoutes.use(
-  "*",
-  configured(anthropicError),
-  instanceResolved(anthropicError),
-  sizeCapped(anthropicError),
-  authenticated("anthropic", anthropicError),
-);
+anthropicRoutes.use("*", providerGate(anthropicError, "anthropic"));
 
 anthropicRoutes.post("/v1/messages", bridgeHandler(anthropicMessages));
 anthropicRoutes.all("/v1/messages", (c) =>

@@ -55,7 +55,7 @@ interface ChatCompletion {
 export const openaiChatCompletions: ProviderAdapter = {
   ...shared,
   providerName: "chat_completions",
-  upstreamUrl: (config, incoming) => `${config.openaiBaseUrl}/chat/completions${incoming.search}`,
+  upstreamUrl: (baseUrl, search) => `${baseUrl}/chat/completions${search}`,
   describeRequest: describeChatRequest,
 
   prepareBody(json, bytes) {
@@ -92,7 +92,7 @@ export const openaiChatCompletions: ProviderAdapter = {
 export const openaiResponses: ProviderAdapter = {
   ...shared,
   providerName: "responses",
-  upstreamUrl: (config, incoming) => `${config.openaiBaseUrl}/responses${incoming.search}`,
+  upstreamUrl: (baseUrl, search) => `${baseUrl}/responses${search}`,
   describeRequest: describeResponsesRequest,
   recordBlocking: (body, interception) => recordResponse(interception, body as ResponseBody),
   streamParser: (interception) => new ResponsesStreamParser(interception),

@@ -6,11 +6,10 @@
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../../app-env";
 import { noteRetrievedResponse } from "../../background/follow";
-import { authenticated, configured, sizeCapped } from "../../bridge/gate";
+import { providerGate } from "../../bridge/gate";
 import { bridgeHandler } from "../../bridge/handler";
 import { passthroughHandler, safeSegment } from "../../bridge/passthrough";
 import { log } from "../../log";
-import { instanceResolved, ownTokenRequired } from "../instance-gate";
 import { openaiChatCompletions, openaiResponses } from "./adapter";
 import { openaiError } from "./errors";
 
@@ -18,12 +17,8 @@ export const openaiRoutes = new Hono<AppEnv>();
 
 openaiRoutes.use(
   "*",
-  configured(openaiError),
-  instanceResolved(openaiError),
-  sizeCapped(openaiError),
   // An `api-key` instance (Azure OpenAI) also reads the client's credential from `api-key`.
-  authenticated((c) => (c.get("instance").keyHeader === "api-key" ? "api-key" : "openai"), openaiError),
-  ownTokenRequired(openaiError),
+  providerGate(openaiError, (c) => (c.get("instance").keyHeader === "api-key" ? "api-key" : "openai")),
 );
 
 for (const [path, adapter] of [
