@@ -13,10 +13,7 @@ export interface AppEnv {
     instance: ProviderInstance;
     /** Milliseconds spent resolving the caller (key lookup), for Server-Timing and metrics. */
     authMs: number;
-    /**
-     * The bridged request's interception (opened on first call), so that an unexpected error still
-     * ends it (app.onError).
-     */
-    interception: () => Interception;
+    /** The bridged request's interception, so an unexpected error still ends it (app.onError). */
+    interception: Interception;
   };
 }

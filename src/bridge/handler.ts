@@ -13,7 +13,7 @@ import { injectionDialect } from "../providers/injections";
 import { RECORD_HEADER } from "../redaction";
 import { createSseDecoder } from "../sse/decoder";
 import type { ProviderAdapter, StreamRewriter } from "./adapter";
-import { type ParsedBody, readJsonBody } from "./body";
+import { readJsonBody } from "./body";
 import { detectClient } from "./client";
 import { relayedFieldProblem } from "./fields";
 import {
@@ -43,19 +43,45 @@ export function bridgeHandler(adapter: ProviderAdapter) {
 
     // The provider instance of the path: its key (or the user's own), its fallbacks, its breaker.
     const route = upstreamRoute(c, adapter, model);
-    // The interception (everything recorded about the request) is opened once the upstream call is
-    // on its way: work after fetch() is called overlaps the upstream's, work before it delays the
-    // request (bench/RESULTS.md, item 24). Limits that apply and injected tools open it earlier.
-    let opened: Interception | undefined;
-    const openInterception = () => {
-      opened ??= interceptionFor(c, adapter, parsed.body, route.instance.name, parseMs);
-      return opened;
-    };
-    c.set("interception", openInterception);
+    const credential = route.credential;
+    const facts = adapter.describeRequest(json, request.headers);
+    const interception = new Interception(
+      {
+        env: c.env,
+        ctx: c.executionCtx,
+        recording: {
+          configured: config.recording.recordContent,
+          header: request.headers.get(RECORD_HEADER),
+          key: config.recording.redactionKey,
+        },
+        startRecordDelayMs: config.startRecordDelayMs,
+        logInterceptions: config.logInterceptions,
+      },
+      {
+        actor,
+        provider: adapter.provider,
+        providerName: adapter.providerName,
+        model,
+        client: detectClient(request.headers),
+        userAgent: request.headers.get("user-agent"),
+        clientSessionId: facts.clientSessionId,
+        correlatingToolCallId: facts.correlatingToolCallId,
+        streaming: facts.streaming,
+        instance: route.instance.name,
+        route: c.req.path,
+        method: request.method,
+      },
+    );
+    c.set("interception", interception);
+    interception.timings.auth = c.get("authMs") ?? 0;
+    interception.timings.parse = parseMs;
+    interception.countRequestText(json);
+    if (facts.prompt) interception.recordPrompt(facts.prompt);
+    observeCachePrefix(interception, text);
     // Per-user limits (src/limits): every upstream call reserves first; the interception's end reconciles.
-    const limits = await RequestLimits.open(c.env, c.executionCtx, actor.userId, openInterception);
+    const limits = await RequestLimits.open(c.env, c.executionCtx, interception);
 
-    const headers = upstreamRequestHeaders(request.headers, route.credential);
+    const headers = upstreamRequestHeaders(request.headers, credential);
     for (const [name, value] of Object.entries(adapter.defaultHeaders?.(request.headers) ?? {})) {
       if (!headers.has(name)) headers.set(name, value);
     }
@@ -63,32 +89,24 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     // Central MCP tools: when some are injected, the inner loop (loop.ts) answers the request.
     const dialect = injectionDialect(adapter);
     if (dialect) {
-      const loop = { c, adapter, dialect, json, text, model, headers, limits };
-      const send = (body: string) => route.send(body, headers, openInterception);
-      const looped = await runWithInjectedTools({
-        ...loop,
-        interception: openInterception,
-        url: route.url,
-        send,
-      });
+      const loop = { c, adapter, dialect, json, text, model, interception, headers, limits };
+      const send = (body: string) => route.send(body, headers, interception);
+      const looped = await runWithInjectedTools({ ...loop, url: route.url, send });
       if (looped) return looped;
     }
 
     // Only when the loop did not take the request: its own rewrite starts from the client's text.
     const injectStarted = performance.now();
     const prepared = adapter.prepareBody?.(json, bytes) ?? null;
-    const injectMs = performance.now() - injectStarted;
+    interception.timings.inject = performance.now() - injectStarted;
 
     const refused = await limits.admit(prepared?.bytes ?? bytes, json, adapter, prepared ? undefined : text);
     if (refused) return refused;
 
-    const upstreamStarted = performance.now();
-    const sending = route.send(prepared?.bytes ?? bytes, headers, openInterception);
-    const interception = openInterception();
-    interception.timings.inject = injectMs;
     let upstream: Response;
+    const upstreamStarted = performance.now();
     try {
-      upstream = await sending;
+      upstream = await route.send(prepared?.bytes ?? bytes, headers, interception);
     } catch (error) {
       if (!(error instanceof UpstreamUnreachableError)) throw error;
       const timedOut = error instanceof UpstreamTimeoutError;
@@ -158,66 +176,14 @@ export function bridgeHandler(adapter: ProviderAdapter) {
   };
 }
 
-/** Opens the interception of a parsed request: what it is, who sent it, its prompt. */
-function interceptionFor(
-  c: Context<AppEnv>,
-  adapter: ProviderAdapter,
-  body: ParsedBody,
-  instance: string,
-  parseMs: number,
-): Interception {
-  const config = c.get("config");
-  const request = c.req.raw;
-  const facts = adapter.describeRequest(body.json, request.headers);
-  const interception = new Interception(
-    {
-      env: c.env,
-      ctx: c.executionCtx,
-      recording: {
-        configured: config.recording.recordContent,
-        header: request.headers.get(RECORD_HEADER),
-        key: config.recording.redactionKey,
-      },
-      startRecordDelayMs: config.startRecordDelayMs,
-      logInterceptions: config.logInterceptions,
-    },
-    {
-      actor: c.get("actor"),
-      provider: adapter.provider,
-      providerName: adapter.providerName,
-      model: body.model,
-      client: detectClient(request.headers),
-      userAgent: request.headers.get("user-agent"),
-      clientSessionId: facts.clientSessionId,
-      correlatingToolCallId: facts.correlatingToolCallId,
-      streaming: facts.streaming,
-      instance,
-      route: c.req.path,
-      method: request.method,
-    },
-  );
-  interception.timings.auth = c.get("authMs") ?? 0;
-  interception.timings.parse = parseMs;
-  interception.countRequestText(body.json);
-  if (facts.prompt) interception.recordPrompt(facts.prompt);
-  observeCachePrefix(interception, body.text);
-  return interception;
-}
-
 /**
  * A bridged request whose handler threw (the API's onError) is recorded as failed, not left
  * "started". Only the gateway's own configuration messages are recorded: another error's message
  * may quote request data.
  */
 export function failInterception(c: Context<AppEnv>, error: unknown): void {
-  let interception: Interception | undefined;
-  try {
-    interception = c.get("interception")?.();
-  } catch {
-    return; // opening it is what failed: there is nothing to end
-  }
   const configError = error instanceof ConfigError;
-  interception?.end({
+  c.get("interception")?.end({
     status: "failed",
     errorType: configError ? "config_error" : "gateway_error",
     errorMessage: configError

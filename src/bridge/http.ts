@@ -144,9 +144,6 @@ export class UpstreamTimeoutError extends UpstreamUnreachableError {
 export async function fetchUpstream(url: string, init: RequestInit, timeoutMs?: number): Promise<Response> {
   const controller = new AbortController();
   let timedOut = false;
-  // Called at once (a throw becomes a rejection, caught below); the timer is armed once the request
-  // is on its way, because work before fetch() delays it (bench/RESULTS.md, item 24).
-  const sending = (async () => fetch(url, { ...init, signal: controller.signal }))();
   const timer =
     timeoutMs === undefined
       ? null
@@ -156,7 +153,7 @@ export async function fetchUpstream(url: string, init: RequestInit, timeoutMs?: 
         }, timeoutMs);
   let response: Response;
   try {
-    response = await sending;
+    response = await fetch(url, { ...init, signal: controller.signal });
     // An interim (1xx) answer is never the final one; the final one follows (see interim.ts).
     if (response.status < 200) {
       log.warn("upstream_interim_response", { status: response.status });

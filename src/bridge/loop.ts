@@ -103,26 +103,22 @@ const encoder = new TextEncoder();
 /**
  * Runs the request with injected tools, or returns null when there is nothing to inject (no
  * servers, a skipped model, no tools, or a request shape the dialect cannot loop over); the
- * caller then relays the request as usual. `interception` opens the request's interception; it is
- * called only when tools are injected (or MCP_SERVERS is broken).
+ * caller then relays the request as usual.
  */
-export async function runWithInjectedTools(
-  offered: Omit<LoopRequest, "interception"> & { interception: () => Interception },
-): Promise<Response | null> {
-  const { c, dialect, json, model } = offered;
+export async function runWithInjectedTools(request: LoopRequest): Promise<Response | null> {
+  const { c, dialect, json, model } = request;
   let config: McpConfig;
   try {
     config = getMcpConfig(c.env);
   } catch (error) {
     // A bad MCP_SERVERS answers 500 (app.onError names the variable); the interception still ends.
     const message = error instanceof Error ? error.message : String(error);
-    offered.interception().end({ status: "failed", errorType: "config_error", errorMessage: message });
+    request.interception.end({ status: "failed", errorType: "config_error", errorMessage: message });
     throw error;
   }
   if (config.servers.length === 0 || config.skipModels?.test(model) || !dialect.applies(json)) return null;
   const tools = await loadInjectedTools(c.env, c.executionCtx, config);
   if (tools.length === 0) return null;
-  const request: LoopRequest = { ...offered, interception: offered.interception() };
 
   const loop = new Loop(request, new Toolbox(tools, config.timeoutMs), config.maxIterations);
   const injectStarted = performance.now();

@@ -30,8 +30,7 @@ export interface UpstreamRoute {
   credential: UpstreamCredential;
   /** The addressed instance's URL for this API. */
   url: string;
-  /** `interception` is asked for only once an answer is chosen (the handler opens it meanwhile). */
-  send(body: Uint8Array | string, headers: Headers, interception: () => Interception): Promise<Response>;
+  send(body: Uint8Array | string, headers: Headers, interception: Interception): Promise<Response>;
 }
 
 /**
@@ -91,7 +90,7 @@ async function send(
   search: string,
   body: Uint8Array | string,
   headers: Headers,
-  interception: () => Interception,
+  interception: Interception,
 ): Promise<Response> {
   const candidates = chain(c, model);
   let lastError: unknown = null;
@@ -131,12 +130,12 @@ async function send(
       lastError = null;
       continue;
     }
-    interception().recordUpstream(instance.name, position > 0);
+    interception.recordUpstream(instance.name, position > 0);
     return markKeepalive(instance, response);
   }
   // No instance answered well: the last real failure beats an unreachable fallback or a breaker.
   if (lastFailure) {
-    interception().recordUpstream(lastFailure.instance.name, lastFailure.position > 0);
+    interception.recordUpstream(lastFailure.instance.name, lastFailure.position > 0);
     return lastFailure.response;
   }
   if (lastError) throw lastError;

@@ -2,8 +2,7 @@
  * The bridge's one interface to limits. The handler opens RequestLimits once per interception; every
  * upstream call (the handler's, and each MCP loop iteration's) first calls reserve(); the
  * interception's end (Interception.onEnd, with the summed recorded cost) reconciles. A user whose
- * effective policy limits nothing gets an inert instance: no Durable Object is touched, and the
- * interception is not asked for (the handler opens it while the upstream call is on its way).
+ * effective policy limits nothing gets an inert instance: no Durable Object is touched.
  */
 
 import type { Interception, InterceptionSummary } from "../bridge/interception";
@@ -48,28 +47,25 @@ export class RequestLimits {
 
   private constructor(
     private readonly env: Env & LimitsEnv,
-    private readonly openInterception: () => Interception,
+    private readonly interception: Interception,
     private readonly effective: EffectivePolicy | null,
     private readonly stub: DurableObjectStub<UserLimiter> | null,
   ) {}
 
-  /**
-   * Loads the user's effective policy (cached) and, when it limits anything, hooks reconcile to the
-   * end. `interception` opens the request's interception; it is called only when limits apply.
-   */
+  /** Loads the user's effective policy (cached) and, when it limits anything, hooks reconcile to the end. */
   static async open(
     env: Env,
     ctx: ExecutionContext | { waitUntil(p: Promise<unknown>): void },
-    userId: string,
-    interception: () => Interception,
+    interception: Interception,
   ) {
     const limitsEnv = env as Env & LimitsEnv;
+    const userId = interception.info.initiatorId;
     let effective: EffectivePolicy | null;
     try {
       effective = await loadEffectivePolicy(limitsEnv, userId);
     } catch (error) {
       // Fail closed: a user with a budget must not pass unchecked because D1 did not answer.
-      log.error("limits_policy_unavailable", { interception: interception().id, error: String(error) });
+      log.error("limits_policy_unavailable", { interception: interception.id, error: String(error) });
       const limits = new RequestLimits(limitsEnv, interception, null, null);
       limits.unavailable = true;
       return limits;
@@ -79,14 +75,10 @@ export class RequestLimits {
     }
     const stub = limiterStub(limitsEnv.LIMITER, userId);
     const limits = new RequestLimits(limitsEnv, interception, effective, stub);
-    interception().onEnd((summary) => {
+    interception.onEnd((summary) => {
       if (limits.calls > 0) ctx.waitUntil(limits.reconcile(summary));
     });
     return limits;
-  }
-
-  private get interception(): Interception {
-    return this.openInterception();
   }
 
   get active(): boolean {
