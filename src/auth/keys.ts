@@ -30,8 +30,12 @@ interface CacheEntry {
 /**
  * By the presented key itself, not its hash: a cached key then costs a map lookup, not a digest
  * per request. The isolate holds the presented key in the request anyway; the cache never leaves it.
+ * A presented string longer than MAX_RAW_CACHE_KEY (every issued key has 47 characters) is cached
+ * as `#` and its hash, so the cache's memory stays bounded whatever clients send; the two kinds of
+ * entry cannot collide, their lengths differ.
  */
 const cache = new Map<string, CacheEntry>();
+const MAX_RAW_CACHE_KEY = 64;
 
 export function generateKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
@@ -55,12 +59,14 @@ export function keyPrefixOf(key: string): string {
 /** Resolves a presented key to an active gateway key, or null (unknown or revoked). */
 export async function verifyKey(db: D1Database, presented: string): Promise<GatewayKey | null> {
   const now = Date.now();
-  const cached = cache.get(presented);
+  const longHash = presented.length > MAX_RAW_CACHE_KEY ? await hashKey(presented) : null;
+  const cacheKey = longHash === null ? presented : `#${longHash}`;
+  const cached = cache.get(cacheKey);
   let key: GatewayKey | null;
   if (cached && cached.expiresAt > now) {
     key = cached.key;
   } else {
-    const hash = await hashKey(presented);
+    const hash = longHash ?? (await hashKey(presented));
     const row = await db
       .prepare("select id, user_id, key_hash, revoked_at from aibridge_api_keys where key_hash = ?")
       .bind(hash)
@@ -71,15 +77,15 @@ export async function verifyKey(db: D1Database, presented: string): Promise<Gate
       row && timingSafeEqualText(row.key_hash, hash)
         ? { id: row.id, userId: row.user_id, revokedAt: row.revoked_at }
         : null;
-    remember(presented, key, now);
+    remember(cacheKey, key, now);
   }
   if (!key || key.revokedAt !== null) return null;
   return key;
 }
 
-function remember(presented: string, key: GatewayKey | null, now: number): void {
+function remember(cacheKey: string, key: GatewayKey | null, now: number): void {
   if (cache.size >= MAX_CACHE_ENTRIES) cache.clear();
-  cache.set(presented, { key, expiresAt: now + (key ? KEY_CACHE_TTL_MS : NEGATIVE_CACHE_TTL_MS) });
+  cache.set(cacheKey, { key, expiresAt: now + (key ? KEY_CACHE_TTL_MS : NEGATIVE_CACHE_TTL_MS) });
 }
 
 /** Test hook and admin hook: forget cached lookups in this isolate. */

@@ -180,6 +180,25 @@ describe("gateway keys", () => {
     expect((await anthropicRequest({ "x-api-key": key })).status).toBe(401);
   });
 
+  it("caches keys by the presented string, long strings by their hash, and never mixes the two", async () => {
+    const { key, id } = await createKey("fay@example.com");
+    expect((await anthropicRequest({ "x-api-key": key })).status).toBe(200);
+    expect((await anthropicRequest({ "x-api-key": key })).status).toBe(200); // from the cache
+    // A long key (none is issued so long; written straight to D1 here) is cached as "#" + its hash.
+    // Presenting that cache entry's name, or a key's bare hash, must never find the entry.
+    const long = `aib_${"x".repeat(20_000)}`;
+    const row = await env.DB.prepare("select user_id from aibridge_api_keys where id = ?").bind(id).first();
+    await env.DB.prepare(
+      "insert into aibridge_api_keys (id, user_id, key_prefix, key_hash, created_at) values (?, ?, ?, ?, ?)",
+    )
+      .bind(`${id}-long`, row?.user_id, "aib_xxxxxx", await hashKey(long), Date.now())
+      .run();
+    for (let i = 0; i < 2; i++) expect((await anthropicRequest({ "x-api-key": long })).status).toBe(200);
+    for (const guess of [`#${await hashKey(long)}`, await hashKey(long), await hashKey(key)]) {
+      expect((await anthropicRequest({ "x-api-key": guess })).status).toBe(401);
+    }
+  });
+
   it("guards the admin API with ADMIN_TOKEN", async () => {
     expect((await SELF.fetch(`${GATEWAY}/admin/v1/keys`)).status).toBe(401);
     const wrong = await SELF.fetch(`${GATEWAY}/admin/v1/keys`, {
