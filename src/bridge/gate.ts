@@ -4,12 +4,12 @@
  * function rather than a chain: every request pays each middleware's async frame and promise.
  * Every refusal is in the provider's own error shape, so SDKs show it like a provider error.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../app-env";
 import { type CredentialStyle, resolveActor } from "../auth/actor";
 import { ConfigError, getConfig } from "../config";
-import { getInstance } from "../providers/instances";
+import { getInstance, type ProviderInstance } from "../providers/instances";
 
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** Providers and their proxies refuse far smaller header blocks; refuse clearly here instead of a 502. */
@@ -20,7 +20,7 @@ type ErrorResponse = (status: number, message: string, type?: string) => Respons
 /** `style` may depend on the instance (one whose upstream takes `api-key`). */
 export function providerGate(
   errorResponse: ErrorResponse,
-  style: CredentialStyle | ((c: Context<AppEnv>) => CredentialStyle),
+  style: CredentialStyle | ((instance: ProviderInstance) => CredentialStyle),
 ): MiddlewareHandler<AppEnv> {
   const tooLarge = () =>
     errorResponse(413, `Request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB.`);
@@ -28,15 +28,17 @@ export function providerGate(
   const countedBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
 
   return async (c, next) => {
+    let config: ReturnType<typeof getConfig>;
     let instance: ReturnType<typeof getInstance>;
     try {
-      c.set("config", getConfig(c.env));
+      config = getConfig(c.env);
       instance = getInstance(c.env, c.req.param("instance") ?? "");
     } catch (error) {
       if (error instanceof ConfigError) return errorResponse(500, error.message);
       throw error;
     }
     if (!instance) return errorResponse(404, `No provider instance at ${c.req.path}.`);
+    c.set("config", config);
     c.set("instance", instance);
 
     const headers = c.req.raw.headers;
@@ -50,15 +52,15 @@ export function providerGate(
     if (lengthKnown && Number.parseInt(length, 10) > MAX_BODY_BYTES) return tooLarge();
 
     const started = performance.now();
-    const where = typeof style === "function" ? style(c) : style;
-    const result = await resolveActor(headers, where, c.env.DB, c.get("config").byok);
+    const where = typeof style === "function" ? style(instance) : style;
+    const result = await resolveActor(headers, where, c.env.DB, config.byok);
     if (!result.ok) return errorResponse(401, result.message);
     c.set("actor", result.actor);
     c.set("authMs", performance.now() - started);
 
     // Instances that take no central key (Copilot): the request must bring the user's own token.
     if (instance.byokOnly && !result.actor.byokCredential) {
-      const how = c.get("config").byok
+      const how = config.byok
         ? "send it in Authorization: Bearer and your gateway key in X-AIBridge-Key"
         : "but BYOK is turned off on this gateway (BYOK=false)";
       return errorResponse(

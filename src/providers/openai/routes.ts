@@ -18,7 +18,7 @@ export const openaiRoutes = new Hono<AppEnv>();
 openaiRoutes.use(
   "*",
   // An `api-key` instance (Azure OpenAI) also reads the client's credential from `api-key`.
-  providerGate(openaiError, (c) => (c.get("instance").keyHeader === "api-key" ? "api-key" : "openai")),
+  providerGate(openaiError, (instance) => (instance.keyHeader === "api-key" ? "api-key" : "openai")),
 );
 
 for (const [path, adapter] of [
