@@ -39,15 +39,28 @@ async function limitState(user: string): Promise<Record<string, number | string 
   return ((await response.json()) as { state: Record<string, number | string | null> }).state;
 }
 
-async function settled(user: string) {
-  return vi.waitFor(
-    async () => {
-      const state = await limitState(user);
-      if (state.in_flight !== 0) throw new Error(`in flight: ${JSON.stringify(state)}`);
-      return state;
-    },
-    { timeout: 30_000, interval: 250 },
-  );
+/**
+ * Waits until nothing of the user's is in flight. On timeout the error carries what the gateway
+ * logged about the interception and any error it logged: a reservation left held is otherwise a
+ * riddle (did the interception end, and did the reconcile reach the Durable Object?).
+ */
+async function settled(user: string, interceptionId?: string | null) {
+  return vi
+    .waitFor(
+      async () => {
+        const state = await limitState(user);
+        if (state.in_flight !== 0) throw new Error(`in flight: ${JSON.stringify(state)}`);
+        return state;
+      },
+      { timeout: 30_000, interval: 250 },
+    )
+    .catch((error: Error) => {
+      const logged = dev
+        .output()
+        .split("\n")
+        .filter((line) => (interceptionId && line.includes(interceptionId)) || /"level":"error"/.test(line));
+      throw new Error(`${error.message}\nthe gateway logged:\n${logged.slice(-30).join("\n")}`);
+    });
 }
 
 describe("budgets against wrangler dev", () => {
@@ -224,7 +237,7 @@ describe("budgets against wrangler dev", () => {
     controller.abort();
     await reader?.cancel().catch(() => {});
 
-    const state = await settled(user);
+    const state = await settled(user, id);
     const [usage] = await vi.waitFor(
       async () => {
         const found = await dev.d1<{ output_tokens: number; cost_micros: number }>(
