@@ -9,6 +9,7 @@ import { followBackgroundResponse } from "../background/follow";
 import { ConfigError } from "../config";
 import { RequestLimits } from "../limits/admission";
 import { log } from "../log";
+import { afterResponse } from "../next-task";
 import { injectionDialect } from "../providers/injections";
 import { RECORD_HEADER } from "../redaction";
 import { createSseDecoder } from "../sse/decoder";
@@ -154,26 +155,43 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     }
 
     const raw = await upstream.arrayBuffer();
-    try {
-      const outcome = adapter.recordBlocking(JSON.parse(new TextDecoder().decode(raw)), interception);
-      if (outcome.pendingResponseId) followLater(c, interception, outcome.pendingResponseId);
-      interception.end(
-        outcome.error
-          ? { status: "failed", errorType: outcome.error.type, errorMessage: outcome.error.message }
-          : { status: "completed", stopReason: outcome.stopReason },
-      );
-    } catch (error) {
-      // JSON.parse's message quotes the body, and a body may hold secrets: name the error only.
-      const errorName = error instanceof Error ? error.name : "unknown";
-      log.warn("unparseable_upstream_body", { interception: interception.id, error: errorName });
-      interception.end({
-        status: "failed",
-        errorType: "unparseable_response",
-        errorMessage: `The upstream's body is not valid JSON (${errorName}).`,
-      });
-    }
+    // The answer leaves first: parsing it and recording its usage wait until it has (next-task.ts),
+    // which took ~0.2 ms off the time after the upstream's answer (bench/RESULTS.md, item 25).
+    const answeredAt = Date.now();
+    c.executionCtx.waitUntil(
+      afterResponse().then(() => recordBlockingAnswer(c, adapter, interception, raw, answeredAt)),
+    );
     return new Response(raw, { status: upstream.status, headers: responseHeaders });
   };
+}
+
+/** A blocking answer, read whole: its usage recorded and the interception ended as of `endedAt`. */
+function recordBlockingAnswer(
+  c: Context<AppEnv>,
+  adapter: ProviderAdapter,
+  interception: Interception,
+  raw: ArrayBuffer,
+  endedAt: number,
+): void {
+  try {
+    const outcome = adapter.recordBlocking(JSON.parse(new TextDecoder().decode(raw)), interception);
+    if (outcome.pendingResponseId) followLater(c, interception, outcome.pendingResponseId);
+    interception.end(
+      outcome.error
+        ? { status: "failed", errorType: outcome.error.type, errorMessage: outcome.error.message, endedAt }
+        : { status: "completed", stopReason: outcome.stopReason, endedAt },
+    );
+  } catch (error) {
+    // JSON.parse's message quotes the body, and a body may hold secrets: name the error only.
+    const errorName = error instanceof Error ? error.name : "unknown";
+    log.warn("unparseable_upstream_body", { interception: interception.id, error: errorName });
+    interception.end({
+      status: "failed",
+      errorType: "unparseable_response",
+      errorMessage: `The upstream's body is not valid JSON (${errorName}).`,
+      endedAt,
+    });
+  }
 }
 
 /**

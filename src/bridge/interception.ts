@@ -86,6 +86,8 @@ export interface EndInterception {
   stopReason?: string | null;
   errorType?: string | null;
   errorMessage?: string | null;
+  /** When the interception ended, if earlier than now (a blocking answer is recorded after it left). */
+  endedAt?: number;
 }
 
 /** Sums of everything recorded, for logs and metrics at the end. */
@@ -365,7 +367,7 @@ export class Interception {
     const ended: InterceptionEnded = {
       kind: "interception_ended",
       ...this.info,
-      endedAt: Date.now(),
+      endedAt: outcome.endedAt ?? Date.now(),
       status: outcome.status,
       stopReason: outcome.stopReason ?? null,
       errorType: outcome.errorType ?? null,

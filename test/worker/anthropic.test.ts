@@ -187,6 +187,24 @@ describe("blocking /v1/messages with the official SDK", () => {
     expect(prompts.map((p) => p.prompt)).toEqual(["Hi there"]);
   });
 
+  it("the answer leaves before its recording, and the interception ends when the answer left", async () => {
+    const t = trace("text");
+    const response = await SELF.fetch(`${GATEWAY}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": gatewayKey, "content-type": "application/json", ...t.headers },
+      body: JSON.stringify({ model: MODEL, max_tokens: 64, messages: [{ role: "user", content: "Hi" }] }),
+    });
+    expect(((await response.json()) as { id: string }).id).toBe("msg_01FakeText");
+    const receivedAt = Date.now();
+    // Usage is parsed and recorded after the answer was handed over (a timer later), but the end
+    // time recorded is the answer's, not the recording's.
+    const { interception, tokens } = await endedInterception(idOf(response));
+    expect(interception.status).toBe("completed");
+    expect(tokens[0]).toMatchObject({ input_tokens: 25, output_tokens: 15 });
+    expect(interception.ended_at as number).toBeLessThanOrEqual(receivedAt);
+    expect(interception.ended_at as number).toBeGreaterThanOrEqual(interception.started_at as number);
+  });
+
   it("records every tool_use block with its full input", async () => {
     const t = trace("tools");
     const { data, response } = await sdk()
