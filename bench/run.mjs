@@ -885,6 +885,19 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
+/**
+ * Promise.all that lets every start settle before it throws the first failure. With Promise.all, a
+ * dev server still starting when another failed registered its stop after the run had stopped
+ * everything: its workerd processes outlived the bench, spinning (two at ~35% CPU each for 10
+ * minutes, on 2026-12-01).
+ */
+async function allStarted(starts) {
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((result) => result.value);
+}
+
 async function main() {
   const started = performance.now();
   const loadStart = loadavg()[0];
@@ -902,7 +915,7 @@ async function main() {
     // The pass-through Worker, once per path that uses it (startPassthrough says why; measured with
     // `node bench/ab.mjs --measure latency`: ~0.5–0.9 ms of blocking time for the same relay code).
     // They start while the gateway's local D1 gets its migrations and a key.
-    const passthroughsStarted = Promise.all(
+    const passthroughsStarted = allStarted(
       ["passthrough", "jsrelay", "jsrelayq"].map((name) =>
         startPassthrough(name, upstream.url, state).then((dev) => {
           stops.push(dev.stop);
@@ -910,21 +923,25 @@ async function main() {
         }),
       ),
     );
-    const [passthroughs, [gateways, gatewayKey]] = await Promise.all([
+    const [passthroughs, [gateways, gatewayKey]] = await allStarted([
       passthroughsStarted,
       createGatewayKey(join(state, "gateway")).then(async (key) => {
         limitedKey = await createLimitedKey(join(state, "gateway"));
         const vars = gatewayVars(upstream.url);
         await cp(join(state, "gateway"), join(state, "norec"), { recursive: true });
         const config = join(PROJECT_ROOT, "wrangler.toml");
-        const devs = await Promise.all([
+        const stoppable = (dev) => {
+          stops.push(dev.stop);
+          return dev;
+        };
+        const devs = await allStarted([
           startWranglerDev({
             name: "gateway",
             config,
             prebuild: true,
             vars,
             persistTo: join(state, "gateway"),
-          }),
+          }).then(stoppable),
           startWranglerDev({
             name: "norec",
             config,
@@ -932,9 +949,8 @@ async function main() {
             prebuild: true,
             vars,
             persistTo: join(state, "norec"),
-          }),
+          }).then(stoppable),
         ]);
-        for (const dev of devs) if (dev) stops.push(dev.stop);
         return [devs, key];
       }),
     ]);

@@ -174,6 +174,13 @@ async function launch({
     }, 5_000);
     await exited;
     clearTimeout(timer);
+    // wrangler can exit on SIGTERM while a workerd child of its group ignores it (seen after a
+    // failed start): whatever is left of the group goes too.
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // the whole group is gone
+    }
   };
 
   const url = `http://127.0.0.1:${port}`;
