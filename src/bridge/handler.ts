@@ -155,8 +155,8 @@ export function bridgeHandler(adapter: ProviderAdapter) {
     }
 
     const raw = await upstream.arrayBuffer();
-    // The answer leaves first: parsing it and recording its usage wait until it has (next-task.ts),
-    // which took ~0.2 ms off the time after the upstream's answer (bench/RESULTS.md, item 25).
+    // The answer leaves first: parsing it and recording its usage wait until it has (next-task.ts);
+    // about 0.1 ms off the time after the upstream's answer here (bench/RESULTS.md, item 25).
     const answeredAt = Date.now();
     c.executionCtx.waitUntil(
       afterResponse().then(() => recordBlockingAnswer(c, adapter, interception, raw, answeredAt)),
