@@ -187,7 +187,7 @@ describe("blocking /v1/messages with the official SDK", () => {
     expect(prompts.map((p) => p.prompt)).toEqual(["Hi there"]);
   });
 
-  it("the answer leaves before its recording, and the interception ends when the answer left", async () => {
+  it("recorded after the answer was returned, the interception still ends at the time the answer left", async () => {
     const t = trace("text");
     const response = await SELF.fetch(`${GATEWAY}/anthropic/v1/messages`, {
       method: "POST",
