@@ -182,15 +182,7 @@ function recordBlockingAnswer(
         : { status: "completed", stopReason: outcome.stopReason, endedAt },
     );
   } catch (error) {
-    // JSON.parse's message quotes the body, and a body may hold secrets: name the error only.
-    const errorName = error instanceof Error ? error.name : "unknown";
-    log.warn("unparseable_upstream_body", { interception: interception.id, error: errorName });
-    interception.end({
-      status: "failed",
-      errorType: "unparseable_response",
-      errorMessage: `The upstream's body is not valid JSON (${errorName}).`,
-      endedAt,
-    });
+    interception.endUnparseable(error, endedAt);
   }
 }
 

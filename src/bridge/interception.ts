@@ -412,6 +412,21 @@ export class Interception {
     }
   }
 
+  /**
+   * Ends the interception because the upstream's answer is not JSON. JSON.parse's message quotes
+   * the body, and a body may hold secrets: only the error's name is logged and recorded.
+   */
+  endUnparseable(error: unknown, endedAt?: number): void {
+    const errorName = error instanceof Error ? error.name : "unknown";
+    log.warn("unparseable_upstream_body", { interception: this.id, error: errorName });
+    this.end({
+      status: "failed",
+      errorType: "unparseable_response",
+      errorMessage: `The upstream's body is not valid JSON (${errorName}).`,
+      endedAt,
+    });
+  }
+
   private overheadMs(): number {
     const t = this.timings;
     return (t.auth ?? 0) + (t.parse ?? 0) + (t.inject ?? 0) + (t.firstByte ?? 0);

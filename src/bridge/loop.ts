@@ -291,11 +291,7 @@ class Loop {
       try {
         body = JSON.parse(raw);
       } catch (error) {
-        interception.end({
-          status: "failed",
-          errorType: "unparseable_response",
-          errorMessage: String(error),
-        });
+        interception.endUnparseable(error);
         this.close();
         return new Response(raw, { status: upstream.status, headers });
       }

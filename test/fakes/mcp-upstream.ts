@@ -6,7 +6,8 @@
  * (x-fake-scenario): call (default) · always (never stops calling: the loop cap) · bad-args (a call
  * the MCP server rejects) · unknown (a bmcp_ tool that does not exist) · mixed (a client tool and an
  * injected tool in one turn) · none (plain answer) · fail-after-tool (Anthropic: 529 once a tool
- * result comes back).
+ * result comes back) · garbage-after-tool (Anthropic: a 200 whose body is not JSON, and quotes a
+ * key, once a tool result comes back).
  * Each iteration N has its own message id (…_iter_N) and usage (input 100·N, output 10·N), or, on
  * Anthropic with the x-fake-prompt-cache header, input and cache counts from the simulated prompt
  * cache (prompt-cache.ts).
@@ -31,6 +32,9 @@ interface Answer {
 type Json = Record<string, any>;
 
 /** What the "model" says, given the tool results so far. */
+/** Not JSON, and it quotes a key: what a broken proxy's error page could hold. */
+export const GARBAGE_ANSWER = "<html>upstream said: sk-ant-api03-leaked-in-a-page</html>";
+
 function decide(scenario: string, results: { text: string; isError: boolean }[]): Answer {
   const iteration = results.length + 1;
   const last = results[results.length - 1];
@@ -378,6 +382,11 @@ async function handle(request: IncomingMessage, raw: Buffer, response: ServerRes
     if (scenario === "fail-after-tool" && anthropicResults(body).length > 0) {
       response.writeHead(529, { "content-type": "application/json" });
       response.end('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}');
+      return;
+    }
+    if (scenario === "garbage-after-tool" && anthropicResults(body).length > 0) {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(GARBAGE_ANSWER);
       return;
     }
     const answer = decide(scenario, anthropicResults(body));

@@ -240,6 +240,29 @@ describe("Anthropic Messages with injected MCP tools", () => {
     await expect(stream.finalMessage()).rejects.toThrow(/Overloaded/);
   });
 
+  it("a continuation that is not JSON is relayed as sent; the record names the error, never the body", async () => {
+    const response = await SELF.fetch(`${GATEWAY}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: {
+        "x-api-key": key,
+        "content-type": "application/json",
+        "x-fake-scenario": "garbage-after-tool",
+      },
+      body: JSON.stringify(question()),
+    });
+    expect(response.status).toBe(200);
+    const body = await response.text();
+    expect(body).toContain("sk-ant-api03-leaked-in-a-page");
+    const record = await endedInterception(response.headers.get("x-aibridge-interception-id")!);
+    expect(record.interception).toMatchObject({
+      status: "failed",
+      error_type: "unparseable_response",
+      error_message: "The upstream's body is not valid JSON (SyntaxError).",
+    });
+    expect(record.tools).toEqual([expect.objectContaining({ injected: 1, invocation_error: null })]);
+    expect(JSON.stringify(record)).not.toContain("leaked-in-a-page");
+  });
+
   it("a turn mixing a client tool and an injected tool goes to the client without the injected call", async () => {
     const message = await client("a-mixed", "mixed").messages.stream(question()).finalMessage();
     expect(message.stop_reason).toBe("tool_use");

@@ -958,7 +958,11 @@ describe("errors", () => {
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("<html>not json</html>");
     const { interception } = await endedInterception(idOf(response));
-    expect(interception).toMatchObject({ status: "failed", error_type: "unparseable_response" });
+    expect(interception).toMatchObject({
+      status: "failed",
+      error_type: "unparseable_response",
+      error_message: "The upstream's body is not valid JSON (SyntaxError).",
+    });
   });
 
   it("no secret (gateway key, provider key, BYOK key) is stored in any D1 row", async () => {
