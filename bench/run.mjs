@@ -33,6 +33,7 @@ import {
   percentile,
   post,
   sendTo as send,
+  sendResending,
   slowReader,
   throughput,
 } from "./lib/client.mjs";
@@ -193,17 +194,6 @@ function attributionPaths(paths) {
     agent: createAgent(64),
   }));
 }
-
-/**
- * send(), sent once more when wrangler dev answers 503 "Your worker restarted mid-request" (it
- * does now and then on a loaded machine); `onResend` is told.
- */
-const sendResending = (path, body, extra, onResend = () => {}) =>
-  send(path, body, extra).catch((error) => {
-    if (!/restarted mid-request/.test(String(error?.message))) throw error;
-    onResend();
-    return send(path, body, extra);
-  });
 
 // ---------------------------------------------------------------------------------------------
 // Phases

@@ -110,6 +110,19 @@ export function sendTo(path, body, extra = {}) {
   );
 }
 
+/**
+ * sendTo(), sent once more when wrangler dev answers 503 "Your worker restarted mid-request" (it
+ * does now and then on a loaded machine, and while a profiler samples long streams); `onResend`
+ * is told.
+ */
+export function sendResending(path, body, extra = {}, onResend = () => {}) {
+  return sendTo(path, body, extra).catch((error) => {
+    if (!/restarted mid-request/.test(String(error?.message))) throw error;
+    onResend();
+    return sendTo(path, body, extra);
+  });
+}
+
 /** Throws unless the answer is a 200 with a body. */
 export function expectOk(path, result) {
   if (result.status !== 200 || result.bytes === 0) {
