@@ -31,10 +31,10 @@ interface Answer {
 // biome-ignore lint/suspicious/noExplicitAny: request bodies of three APIs, read loosely by a fake
 type Json = Record<string, any>;
 
-/** What the "model" says, given the tool results so far. */
 /** Not JSON, and it quotes a key: what a broken proxy's error page could hold. */
-export const GARBAGE_ANSWER = "<html>upstream said: sk-ant-api03-leaked-in-a-page</html>";
+const GARBAGE_ANSWER = "<html>upstream said: sk-ant-api03-leaked-in-a-page</html>";
 
+/** What the "model" says, given the tool results so far. */
 function decide(scenario: string, results: { text: string; isError: boolean }[]): Answer {
   const iteration = results.length + 1;
   const last = results[results.length - 1];
