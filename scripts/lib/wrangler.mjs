@@ -40,13 +40,17 @@ export function freePort() {
   });
 }
 
+/** A start that failed in a way a second start on new ports may not: withFreePorts retries it. */
+export class RetryableStartError extends Error {}
+
 /** A start that failed because the port it was given was taken by the time it bound it. */
-export class PortTakenError extends Error {}
+export class PortTakenError extends RetryableStartError {}
 
 /**
  * Runs `start(ports)` on `count` free ports. A port is free when chosen, but a child process binds
  * it later, and another process (another harness, an outgoing connection's ephemeral port) can take
- * it in between: a start that throws PortTakenError is retried on new ports (3 attempts in all).
+ * it in between: a start that throws RetryableStartError (PortTakenError among them) is retried on
+ * new ports (3 attempts in all).
  */
 export async function withFreePorts(count, start) {
   for (let attempt = 1; ; attempt++) {
@@ -55,7 +59,7 @@ export async function withFreePorts(count, start) {
     try {
       return await start(ports);
     } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt >= 3) throw error;
+      if (!(error instanceof RetryableStartError) || attempt >= 3) throw error;
     }
   }
 }
@@ -189,7 +193,12 @@ async function launch({
     if (child.exitCode !== null) {
       await stop();
       const message = `wrangler dev (${name}) exited with ${child.exitCode}:\n${output}`;
-      throw /Address already in use/.test(output) ? new PortTakenError(message) : new Error(message);
+      if (/Address already in use/.test(output)) throw new PortTakenError(message);
+      // workerd sometimes exits during start-up without a word when several dev servers start at
+      // once (the bench starts five): wrangler says only this. Seen twice, 2026-12-01 in
+      // `npm run bench` and 2026-12-02 in CI's bench smoke; a start on new ports is worth a try.
+      if (/The Workers runtime failed to start/.test(output)) throw new RetryableStartError(message);
+      throw new Error(message);
     }
     // Bounded: whatever holds the port may accept and never answer.
     const ok = await fetch(`${url}${readyPath}`, { signal: AbortSignal.timeout(5_000) }).then(
